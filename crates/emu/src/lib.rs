@@ -1,0 +1,4 @@
+//! `idxd-emu`: the software DSA/IAA device.
+//!
+//! This crate currently holds the IAA compression engine ([`engine`]); the register-level
+//! device model lands on top of it.

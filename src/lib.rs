@@ -1,0 +1,1 @@
+pub use idxd_hw as hw;
