@@ -18,7 +18,7 @@ macro_rules! code_enum {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr($repr)]
         $vis enum $name {
-            $( $(#[$vmeta])* $var = $val ),*
+            $( $(#[$vmeta])* #[doc = $desc] $var = $val ),*
         }
 
         impl $name {

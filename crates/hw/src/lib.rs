@@ -3,23 +3,43 @@
 //! Register offsets and typed register values, the 64-byte descriptors and the completion
 //! records (layouts identical to the kernel's `linux/idxd.h`), opcodes, flags, status and
 //! error codes, capability decoding, the IAA compress AECS, PCI ids and device profiles.
-//! No I/O, no threads, no unsafe: the driver and the emulator both build on this crate, so it
-//! is the one place where the two agree on what the hardware is.
+//! No I/O beyond reading a profile file, no threads, no unsafe: the driver and the emulator
+//! both build on this crate, so it is the one place where the two agree on what the hardware is.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod bits;
 mod codes;
 
 pub mod aecs;
+pub mod caps;
+pub mod completion;
+pub mod desc;
+pub mod dsa_ops;
 pub mod flags;
+pub mod iaa_ops;
 pub mod opcode;
+pub mod pci;
+pub mod profile;
+pub mod regs;
 pub mod status;
+pub mod submit;
+pub mod tables;
 
 pub use aecs::{CompressAecs, HuffCode};
+pub use caps::{CapRegisters, Capabilities};
+pub use completion::{DsaCompletion, IaaCompletion};
+pub use desc::{DsaDesc, IaaDesc};
+pub use dsa_ops::{CrcSeed, DsaOp};
 pub use flags::{CompressFlags, Crc64Flags, DecompressFlags, DescFlags, EndProcessing};
+pub use iaa_ops::{AecsWrite, IaaOp};
 pub use opcode::{DsaOpcode, IaaOpcode};
+pub use pci::DeviceKind;
+pub use profile::{Profile, ProfileError};
 pub use status::{AnalyticsError, DsaStatus, IaaStatus, StatusByte};
+pub use submit::{BuildError, Limits, RecordMode, Submit};
+pub use tables::{GrpCfg, WqCfg, WqMode, WqState};
 
 /// Errors of the hardware model: values that do not describe anything the hardware can do.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

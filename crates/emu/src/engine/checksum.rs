@@ -1,0 +1,206 @@
+//! The checksums an IAA compress/decompress completion record carries: CRC32 (the gzip/IEEE
+//! CRC, reflected polynomial 0xEDB88320) or CRC32C (RFC 3720, reflected polynomial 0x82F63B78)
+//! of the uncompressed data, and a 16-bit XOR checksum.
+//!
+//! The CRCs are table driven (slicing by 16, tables built at compile time).
+//!
+//! Chaining: a CRC value is always the *finished* CRC (pre- and post-inverted), and
+//! [`CrcKind::update`] continues from such a value, so `update(update(0, a), b) ==
+//! update(0, a ++ b)`. A fresh job starts from 0; the AECS's CRC field holds the running value
+//! between chained compress jobs.
+
+/// Which 32-bit CRC a record carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum CrcKind {
+    /// The gzip/IEEE 802.3 CRC-32 (descriptor flag bit 21 clear).
+    #[default]
+    Crc32,
+    /// CRC-32C, Castagnoli, RFC 3720 (descriptor flag bit 21 set).
+    Crc32c,
+}
+
+impl CrcKind {
+    /// The kind selected by the descriptor's CRC32C flag.
+    pub const fn from_crc32c_flag(crc32c: bool) -> Self {
+        if crc32c {
+            CrcKind::Crc32c
+        } else {
+            CrcKind::Crc32
+        }
+    }
+
+    /// Continues the finished CRC `crc` (0 for a fresh start) over `data`.
+    pub fn update(self, crc: u32, data: &[u8]) -> u32 {
+        let tables = match self {
+            CrcKind::Crc32 => &CRC32_TABLES,
+            CrcKind::Crc32c => &CRC32C_TABLES,
+        };
+        !slice16(tables, !crc, data)
+    }
+
+    /// The CRC of `data` alone.
+    pub fn checksum(self, data: &[u8]) -> u32 {
+        self.update(0, data)
+    }
+}
+
+/// CRC-32 of `data` (continuing from the finished CRC `crc`; 0 for a fresh start).
+pub fn crc32(crc: u32, data: &[u8]) -> u32 {
+    CrcKind::Crc32.update(crc, data)
+}
+
+/// CRC-32C of `data` (continuing from the finished CRC `crc`; 0 for a fresh start).
+pub fn crc32c(crc: u32, data: &[u8]) -> u32 {
+    CrcKind::Crc32c.update(crc, data)
+}
+
+type Tables = [[u32; 256]; 16];
+
+static CRC32_TABLES: Tables = build_tables(0xEDB8_8320);
+static CRC32C_TABLES: Tables = build_tables(0x82F6_3B78);
+
+const fn build_tables(poly: u32) -> Tables {
+    let mut t = [[0u32; 256]; 16];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
+            k += 1;
+        }
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut s = 1;
+    while s < 16 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[s - 1][i];
+            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            i += 1;
+        }
+        s += 1;
+    }
+    t
+}
+
+#[inline]
+fn le32(b: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[..4]);
+    u32::from_le_bytes(a)
+}
+
+/// The raw (not inverted) reflected CRC register update.
+fn slice16(t: &Tables, mut crc: u32, data: &[u8]) -> u32 {
+    let mut chunks = data.chunks_exact(16);
+    for c in &mut chunks {
+        let a = le32(&c[0..4]) ^ crc;
+        let b = le32(&c[4..8]);
+        let d = le32(&c[8..12]);
+        let e = le32(&c[12..16]);
+        crc = t[15][(a & 0xff) as usize]
+            ^ t[14][((a >> 8) & 0xff) as usize]
+            ^ t[13][((a >> 16) & 0xff) as usize]
+            ^ t[12][(a >> 24) as usize]
+            ^ t[11][(b & 0xff) as usize]
+            ^ t[10][((b >> 8) & 0xff) as usize]
+            ^ t[9][((b >> 16) & 0xff) as usize]
+            ^ t[8][(b >> 24) as usize]
+            ^ t[7][(d & 0xff) as usize]
+            ^ t[6][((d >> 8) & 0xff) as usize]
+            ^ t[5][((d >> 16) & 0xff) as usize]
+            ^ t[4][(d >> 24) as usize]
+            ^ t[3][(e & 0xff) as usize]
+            ^ t[2][((e >> 8) & 0xff) as usize]
+            ^ t[1][((e >> 16) & 0xff) as usize]
+            ^ t[0][(e >> 24) as usize];
+    }
+    for &byte in chunks.remainder() {
+        crc = (crc >> 8) ^ t[0][((crc ^ byte as u32) & 0xff) as usize];
+    }
+    crc
+}
+
+/// The IAA XOR checksum: the XOR of `data` taken as little-endian 16-bit words
+/// (`data[0] | data[1] << 8`, `data[2] | data[3] << 8`, ...); an odd last byte is
+/// zero-padded, i.e. it is XORed into the low byte. The checksum of an empty input is 0.
+///
+/// Chaining over several pieces (`xor16(a) ^ xor16(b) == xor16(a ++ b)`) holds when `a` has an
+/// even length.
+pub fn xor16(data: &[u8]) -> u16 {
+    let mut acc = 0u64;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        acc ^= u64::from_le_bytes(a);
+    }
+    let mut x = (acc ^ (acc >> 32)) as u32;
+    x ^= x >> 16;
+    let mut r = x as u16;
+    let mut pairs = chunks.remainder().chunks_exact(2);
+    for p in &mut pairs {
+        r ^= u16::from_le_bytes([p[0], p[1]]);
+    }
+    if let [last] = pairs.remainder() {
+        r ^= *last as u16;
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bitwise(poly: u32, data: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &b in data {
+            c ^= b as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
+            }
+        }
+        !c
+    }
+
+    #[test]
+    fn check_values() {
+        assert_eq!(crc32(0, b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32c(0, b"123456789"), 0xE306_9283);
+        assert_eq!(crc32(0, b""), 0);
+    }
+
+    #[test]
+    fn matches_bitwise_and_crc32fast_and_chains() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for n in [0, 1, 7, 15, 16, 17, 33, 999, 1000] {
+            let d = &data[..n];
+            assert_eq!(crc32(0, d), bitwise(0xEDB8_8320, d));
+            assert_eq!(crc32(0, d), crc32fast::hash(d));
+            assert_eq!(crc32c(0, d), bitwise(0x82F6_3B78, d));
+            for split in [0, n / 3, n] {
+                assert_eq!(crc32(crc32(0, &d[..split]), &d[split..]), crc32(0, d));
+                assert_eq!(crc32c(crc32c(0, &d[..split]), &d[split..]), crc32c(0, d));
+            }
+        }
+    }
+
+    #[test]
+    fn xor_checksum() {
+        assert_eq!(xor16(&[]), 0);
+        assert_eq!(xor16(&[0x12]), 0x0012);
+        assert_eq!(xor16(&[0x12, 0x34]), 0x3412);
+        assert_eq!(xor16(&[0x12, 0x34, 0x01]), 0x3413);
+        let data: Vec<u8> = (0..1001u32).map(|i| (i * 7 + 3) as u8).collect();
+        for n in 0..data.len() {
+            let d = &data[..n];
+            let mut r = 0u16;
+            for (i, &b) in d.iter().enumerate() {
+                r ^= if i % 2 == 0 { b as u16 } else { (b as u16) << 8 };
+            }
+            assert_eq!(xor16(d), r, "n = {n}");
+        }
+    }
+}
