@@ -12,6 +12,44 @@ pub const DSA_COMPLETION_SIZE: usize = 32;
 /// Size of an IAA completion record (and its required alignment).
 pub const IAA_COMPLETION_SIZE: usize = 64;
 
+/// Byte offsets of the fields of the DSA record's operation-specific union (+16).
+pub mod dsa_rec_off {
+    /// `invalid_flags:24` (bits 23:0 of the u32 at +16).
+    pub const INVALID_FLAGS: usize = 16;
+    /// Mask of `invalid_flags` in the u32 at +16.
+    pub const INVALID_FLAGS_MASK: u32 = 0x00ff_ffff;
+    /// `delta_rec_size`.
+    pub const DELTA_REC_SIZE: usize = 16;
+    /// `crc_val`.
+    pub const CRC_VAL: usize = 16;
+    /// DIF check/strip: `dif_chk_ref_tag`.
+    pub const DIF_CHK_REF_TAG: usize = 16;
+    /// DIF check/strip: `dif_chk_app_tag_mask`.
+    pub const DIF_CHK_APP_TAG_MASK: usize = 20;
+    /// DIF check/strip: `dif_chk_app_tag`.
+    pub const DIF_CHK_APP_TAG: usize = 22;
+    /// DIF insert: `dif_ins_res`.
+    pub const DIF_INS_RES: usize = 16;
+    /// DIF insert: `dif_ins_ref_tag`.
+    pub const DIF_INS_REF_TAG: usize = 24;
+    /// DIF insert: `dif_ins_app_tag_mask`.
+    pub const DIF_INS_APP_TAG_MASK: usize = 28;
+    /// DIF insert: `dif_ins_app_tag`.
+    pub const DIF_INS_APP_TAG: usize = 30;
+    /// DIF update: `dif_upd_src_ref_tag`.
+    pub const DIF_UPD_SRC_REF_TAG: usize = 16;
+    /// DIF update: `dif_upd_src_app_tag_mask`.
+    pub const DIF_UPD_SRC_APP_TAG_MASK: usize = 20;
+    /// DIF update: `dif_upd_src_app_tag`.
+    pub const DIF_UPD_SRC_APP_TAG: usize = 22;
+    /// DIF update: `dif_upd_dest_ref_tag`.
+    pub const DIF_UPD_DEST_REF_TAG: usize = 24;
+    /// DIF update: `dif_upd_dest_app_tag_mask`.
+    pub const DIF_UPD_DEST_APP_TAG_MASK: usize = 28;
+    /// DIF update: `dif_upd_dest_app_tag`.
+    pub const DIF_UPD_DEST_APP_TAG: usize = 30;
+}
+
 /// Offset of the CRC64 result in an IAA record of a CRC64 operation.
 pub const IAA_CRC64_RESULT_OFFSET: usize = 40;
 
@@ -51,7 +89,7 @@ impl DsaCompletion {
 
     /// Invalid flags (24 bits at +16) of a record with status "invalid flags".
     pub fn invalid_flags(&self) -> u32 {
-        rd_u32(&self.op_specific, 0) & 0x00ff_ffff
+        rd_u32(&self.op_specific, 0) & dsa_rec_off::INVALID_FLAGS_MASK
     }
 
     /// Delta record size (u32 at +16) of a create-delta record.

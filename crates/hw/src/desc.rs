@@ -35,6 +35,58 @@ pub mod dsa_off {
     pub const CRC_SEED: usize = 40;
     /// `seed_addr` (CRC with the seed read from memory).
     pub const SEED_ADDR: usize = 48;
+    /// `crc_rsvd` (reserved, CRC operations).
+    pub const CRC_RSVD: usize = 44;
+    /// `delt_rsvd` (reserved, create delta record).
+    pub const DELT_RSVD: usize = 52;
+    /// DIF check/strip: `src_dif_flags`.
+    pub const SRC_DIF_FLAGS: usize = 40;
+    /// DIF check/strip: `dif_chk_res`.
+    pub const DIF_CHK_RES: usize = 41;
+    /// DIF check/strip: `dif_chk_flags`.
+    pub const DIF_CHK_FLAGS: usize = 42;
+    /// DIF check/strip: `dif_chk_res2` (5 bytes).
+    pub const DIF_CHK_RES2: usize = 43;
+    /// DIF check/strip: `chk_ref_tag_seed`.
+    pub const CHK_REF_TAG_SEED: usize = 48;
+    /// DIF check/strip: `chk_app_tag_mask`.
+    pub const CHK_APP_TAG_MASK: usize = 52;
+    /// DIF check/strip: `chk_app_tag_seed`.
+    pub const CHK_APP_TAG_SEED: usize = 54;
+    /// DIF insert: `dif_ins_res`.
+    pub const DIF_INS_RES: usize = 40;
+    /// DIF insert: `dest_dif_flag`.
+    pub const DEST_DIF_FLAG: usize = 41;
+    /// DIF insert: `dif_ins_flags`.
+    pub const DIF_INS_FLAGS: usize = 42;
+    /// DIF insert: `dif_ins_res2` (13 bytes).
+    pub const DIF_INS_RES2: usize = 43;
+    /// DIF insert: `ins_ref_tag_seed`.
+    pub const INS_REF_TAG_SEED: usize = 56;
+    /// DIF insert: `ins_app_tag_mask`.
+    pub const INS_APP_TAG_MASK: usize = 60;
+    /// DIF insert: `ins_app_tag_seed`.
+    pub const INS_APP_TAG_SEED: usize = 62;
+    /// DIF update: `src_upd_flags`.
+    pub const SRC_UPD_FLAGS: usize = 40;
+    /// DIF update: `upd_dest_flags`.
+    pub const UPD_DEST_FLAGS: usize = 41;
+    /// DIF update: `dif_upd_flags`.
+    pub const DIF_UPD_FLAGS: usize = 42;
+    /// DIF update: `dif_upd_res` (5 bytes).
+    pub const DIF_UPD_RES: usize = 43;
+    /// DIF update: `src_ref_tag_seed`.
+    pub const SRC_REF_TAG_SEED: usize = 48;
+    /// DIF update: `src_app_tag_mask`.
+    pub const SRC_APP_TAG_MASK: usize = 52;
+    /// DIF update: `src_app_tag_seed`.
+    pub const SRC_APP_TAG_SEED: usize = 54;
+    /// DIF update: `dest_ref_tag_seed`.
+    pub const DEST_REF_TAG_SEED: usize = 56;
+    /// DIF update: `dest_app_tag_mask`.
+    pub const DEST_APP_TAG_MASK: usize = 60;
+    /// DIF update: `dest_app_tag_seed`.
+    pub const DEST_APP_TAG_SEED: usize = 62;
 }
 
 /// Fields common to the first dwords of DSA and IAA descriptors.
