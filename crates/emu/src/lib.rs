@@ -2,3 +2,6 @@
 //!
 //! This crate currently holds the IAA compression engine ([`engine`]); the register-level
 //! device model lands on top of it.
+
+/// The IAA compression engine: deflate, CRC and checksums with the hardware's semantics.
+pub mod engine;

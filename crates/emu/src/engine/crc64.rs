@@ -86,7 +86,11 @@ pub fn crc64(data: &[u8], poly: u64, flags: Crc64Flags) -> u64 {
 #[inline]
 fn normal_step(mut reg: u64, poly: u64) -> u64 {
     for _ in 0..8 {
-        reg = if reg >> 63 != 0 { (reg << 1) ^ poly } else { reg << 1 };
+        reg = if reg >> 63 != 0 {
+            (reg << 1) ^ poly
+        } else {
+            reg << 1
+        };
     }
     reg
 }
@@ -94,7 +98,11 @@ fn normal_step(mut reg: u64, poly: u64) -> u64 {
 #[inline]
 fn reflected_step(mut reg: u64, rpoly: u64) -> u64 {
     for _ in 0..8 {
-        reg = if reg & 1 != 0 { (reg >> 1) ^ rpoly } else { reg >> 1 };
+        reg = if reg & 1 != 0 {
+            (reg >> 1) ^ rpoly
+        } else {
+            reg >> 1
+        };
     }
     reg
 }
@@ -149,7 +157,10 @@ mod tests {
         // CRC-64/XZ: reflected, init and xorout all ones.
         assert_eq!(crc64(CHECK, ECMA, Crc64Flags::INVERT), 0x995D_C9BB_DF19_39FA);
         // CRC-64/WE: not reflected, inverted.
-        assert_eq!(crc64(CHECK, ECMA, Crc64Flags::MSB_FIRST | Crc64Flags::INVERT), 0x62EC_59E3_F1A4_F00A);
+        assert_eq!(
+            crc64(CHECK, ECMA, Crc64Flags::MSB_FIRST | Crc64Flags::INVERT),
+            0x62EC_59E3_F1A4_F00A
+        );
         // CRC-64/GO-ISO: reflected, inverted, poly 0x1B.
         assert_eq!(crc64(CHECK, 0x1B, Crc64Flags::INVERT), 0xB909_56C7_75A4_1001);
     }
@@ -160,9 +171,15 @@ mod tests {
         // gzip CRC-32: reflected + inverted, result right-justified.
         assert_eq!(crc64(CHECK, p, Crc64Flags::INVERT), 0xCBF4_3926);
         // CRC-32/BZIP2: not reflected, inverted, result left-justified.
-        assert_eq!(crc64(CHECK, p, Crc64Flags::MSB_FIRST | Crc64Flags::INVERT), 0xFC89_1918_0000_0000);
+        assert_eq!(
+            crc64(CHECK, p, Crc64Flags::MSB_FIRST | Crc64Flags::INVERT),
+            0xFC89_1918_0000_0000
+        );
         // CRC-32C: reflected + inverted.
-        assert_eq!(crc64(CHECK, 0x1EDC_6F41_0000_0000, Crc64Flags::INVERT), 0xE306_9283);
+        assert_eq!(
+            crc64(CHECK, 0x1EDC_6F41_0000_0000, Crc64Flags::INVERT),
+            0xE306_9283
+        );
         // CRC-16/ARC: reflected, not inverted, poly 0x8005 left-justified.
         assert_eq!(crc64(CHECK, 0x8005 << 48, Crc64Flags::empty()), 0xBB3D);
         // CRC-16/XMODEM: not reflected, not inverted.
@@ -171,7 +188,9 @@ mod tests {
 
     #[test]
     fn table_and_bitwise_agree_and_match_crc32fast() {
-        let data: Vec<u8> = (0..3000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+        let data: Vec<u8> = (0..3000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+            .collect();
         for poly in [ECMA, 0x1B, 0x04C1_1DB7_0000_0000, 0x8005 << 48, 0, 1 << 60] {
             for flags in [0u16, 0x4000, 0x8000, 0xc000] {
                 let f = Crc64Flags::from_bits_retain(flags);
@@ -187,7 +206,10 @@ mod tests {
                 assert_eq!(crc64(&data, poly, f), bitwise, "poly {poly:#x} flags {flags:#x}");
             }
         }
-        assert_eq!(crc64(&data, 0x04C1_1DB7_0000_0000, Crc64Flags::INVERT), crc32fast::hash(&data) as u64);
+        assert_eq!(
+            crc64(&data, 0x04C1_1DB7_0000_0000, Crc64Flags::INVERT),
+            crc32fast::hash(&data) as u64
+        );
     }
 
     #[test]

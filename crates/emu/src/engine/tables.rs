@@ -4,8 +4,6 @@
 
 /// The history window of IAA 1.0/2.0: no distance may exceed this many bytes.
 pub const WINDOW: usize = 4096;
-/// The shortest match deflate can express.
-pub const MIN_MATCH: usize = 3;
 /// The longest match deflate can express.
 pub const MAX_MATCH: usize = 258;
 /// The end-of-block symbol.
@@ -13,20 +11,22 @@ pub const EOB: usize = 256;
 
 /// Base match length of length symbols 257..=285 (index = symbol - 257).
 pub const LEN_BASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227,
-    258,
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195,
+    227, 258,
 ];
 /// Extra bits of length symbols 257..=285.
-pub const LEN_EXTRA: [u8; 29] =
-    [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+pub const LEN_EXTRA: [u8; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
 /// Base distance of distance symbols 0..=29.
 pub const DIST_BASE: [u16; 30] = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097,
-    6145, 8193, 12289, 16385, 24577,
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
+    4097, 6145, 8193, 12289, 16385, 24577,
 ];
 /// Extra bits of distance symbols 0..=29.
-pub const DIST_EXTRA: [u8; 30] =
-    [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
+pub const DIST_EXTRA: [u8; 30] = [
+    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
+];
 /// The order in which a dynamic header lists the code-length code lengths.
 pub const CL_ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
 
@@ -86,7 +86,7 @@ mod tests {
 
     #[test]
     fn length_symbols_cover_every_length() {
-        for len in MIN_MATCH..=MAX_MATCH {
+        for len in 3..=MAX_MATCH {
             let s = LEN_SYM[len] as usize;
             let base = LEN_BASE[s] as usize;
             assert!(len >= base && len - base < (1 << LEN_EXTRA[s]), "len {len}");

@@ -1,0 +1,397 @@
+//! Table-driven Huffman decoding: a direct lookup table indexed by the next `root` input bits,
+//! with second-level tables for longer codes.
+//!
+//! An entry is a `u32`: bits 7:0 the number of input bits it accounts for, 11:8 extra bits
+//! (or, for a [`Kind::Sub`] entry, the index width of the sub-table), 15:12 the kind, 31:16
+//! the value (literal byte, length or distance base, code-length symbol, sub-table offset).
+
+use std::sync::OnceLock;
+
+use super::tables::{DIST_BASE, DIST_EXTRA, LEN_BASE, LEN_EXTRA};
+
+/// What a table entry stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    /// A literal byte (or a code-length symbol).
+    Lit = 0,
+    /// A match length: value = base, extra = extra bits.
+    Len = 1,
+    /// End of block.
+    Eob = 2,
+    /// Continue in the sub-table at `value`, indexed by `extra` more bits.
+    Sub = 3,
+    /// No code has this bit pattern (an incomplete code).
+    BadCode = 4,
+    /// A code for a symbol deflate does not define (literal/length 286, 287; distance 30, 31).
+    BadSym = 5,
+    /// A distance: value = base, extra = extra bits.
+    Dist = 6,
+}
+
+/// Root bits of the literal/length table.
+pub(crate) const LL_ROOT: u32 = 11;
+/// Root bits of the distance table.
+pub(crate) const DIST_ROOT: u32 = 8;
+/// Root bits of the code-length table (its codes are at most 7 bits: no sub-tables).
+pub(crate) const CL_ROOT: u32 = 7;
+/// Capacity of a literal/length table: 2048 direct entries and the sub-tables of any
+/// complete code. A sub-table of `2^b` entries (b <= 4) holds at least `b + 1` codes, so 286
+/// codes never need more than 286 * 16 / 5 < 1024 sub-table entries. A table that would not
+/// fit is refused, never overrun.
+pub(crate) const LL_TABLE: usize = 3072;
+/// Capacity of a distance table: 256 direct entries and at most 30 * 128 / 8 = 480 sub-table
+/// entries (same argument as [`LL_TABLE`], b <= 7).
+pub(crate) const DIST_TABLE: usize = 1024;
+/// Capacity of the code-length table.
+pub(crate) const CL_TABLE: usize = 128;
+
+#[inline(always)]
+pub(crate) const fn entry(kind: Kind, value: u32, extra: u32, nbits: u32) -> u32 {
+    value << 16 | (kind as u32) << 12 | extra << 8 | nbits
+}
+
+#[inline(always)]
+pub(crate) const fn e_bits(e: u32) -> u32 {
+    e & 0xff
+}
+
+#[inline(always)]
+pub(crate) const fn e_extra(e: u32) -> u32 {
+    (e >> 8) & 0xf
+}
+
+#[inline(always)]
+pub(crate) const fn e_kind(e: u32) -> u32 {
+    (e >> 12) & 0xf
+}
+
+#[inline(always)]
+pub(crate) const fn e_value(e: u32) -> u32 {
+    e >> 16
+}
+
+/// Kind codes as integers, for matching in the hot loop.
+pub(crate) const K_LIT: u32 = Kind::Lit as u32;
+pub(crate) const K_LEN: u32 = Kind::Len as u32;
+pub(crate) const K_EOB: u32 = Kind::Eob as u32;
+pub(crate) const K_SUB: u32 = Kind::Sub as u32;
+pub(crate) const K_BAD_SYM: u32 = Kind::BadSym as u32;
+pub(crate) const K_DIST: u32 = Kind::Dist as u32;
+
+/// The shape of a set of code lengths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// A complete prefix code.
+    Complete,
+    /// Exactly one code, of length 1 (RFC 1951 allows it; the other pattern is undefined).
+    Single,
+    /// No codes at all.
+    Empty,
+}
+
+/// Why a set of code lengths cannot be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TreeError {
+    /// More codes than the code space holds.
+    OverSubscribed,
+    /// Fewer codes than the code space holds (other than the single-code case).
+    Incomplete,
+}
+
+/// Literal/length symbol meanings.
+pub(crate) fn ll_symbol(sym: usize) -> (Kind, u32, u32) {
+    match sym {
+        0..=255 => (Kind::Lit, sym as u32, 0),
+        256 => (Kind::Eob, 0, 0),
+        257..=285 => (Kind::Len, LEN_BASE[sym - 257] as u32, LEN_EXTRA[sym - 257] as u32),
+        _ => (Kind::BadSym, 0, 0),
+    }
+}
+
+/// Distance symbol meanings.
+pub(crate) fn dist_symbol(sym: usize) -> (Kind, u32, u32) {
+    match sym {
+        0..=29 => (Kind::Dist, DIST_BASE[sym] as u32, DIST_EXTRA[sym] as u32),
+        _ => (Kind::BadSym, 0, 0),
+    }
+}
+
+/// Code-length symbol meanings.
+pub(crate) fn cl_symbol(sym: usize) -> (Kind, u32, u32) {
+    (Kind::Lit, sym as u32, 0)
+}
+
+/// Builds the decoding table for `lengths` (each <= 15) into `table`, `root` bits direct.
+///
+/// Over-subscribed and incomplete codes are refused, except the single one-bit code; an
+/// empty code gives a table of [`Kind::BadCode`] entries.
+pub(crate) fn build(
+    lengths: &[u8],
+    root: u32,
+    table: &mut [u32],
+    meaning: impl Fn(usize) -> (Kind, u32, u32),
+) -> Result<Shape, TreeError> {
+    // Four interleaved histograms: runs of equal lengths do not serialise on one counter.
+    let mut part = [[0u32; 16]; 4];
+    let mut quads = lengths.chunks_exact(4);
+    for q in &mut quads {
+        for (k, &l) in q.iter().enumerate() {
+            part[k][(l & 15) as usize] += 1;
+        }
+    }
+    for &l in quads.remainder() {
+        part[0][(l & 15) as usize] += 1;
+    }
+    let mut count = [0u32; 16];
+    for (i, c) in count.iter_mut().enumerate().skip(1) {
+        *c = part[0][i] + part[1][i] + part[2][i] + part[3][i];
+    }
+    let mut left: i64 = 1;
+    for &c in &count[1..] {
+        left = left * 2 - c as i64;
+        if left < 0 {
+            return Err(TreeError::OverSubscribed);
+        }
+    }
+    let total: u32 = count.iter().sum();
+    let root_size = 1usize << root;
+    let Some(direct) = table.get_mut(..root_size) else {
+        return Err(TreeError::OverSubscribed);
+    };
+    let shape = match (total, left) {
+        (_, 0) => Shape::Complete,
+        (0, _) => Shape::Empty,
+        (1, _) if count[1] == 1 => Shape::Single,
+        _ => return Err(TreeError::Incomplete),
+    };
+    // A complete code writes every direct entry; otherwise undefined patterns must decode
+    // as such.
+    if shape != Shape::Complete {
+        direct.fill(entry(Kind::BadCode, 0, 0, root));
+    }
+    if shape == Shape::Empty {
+        return Ok(shape);
+    }
+
+    // Symbols in canonical order: by length, then by symbol.
+    let mut offs = [0usize; 17];
+    for l in 1..16 {
+        offs[l + 1] = offs[l] + count[l] as usize;
+    }
+    let mut sorted = [0u16; 320];
+    for (s, &l) in lengths.iter().enumerate() {
+        let l = (l & 15) as usize;
+        if l != 0 {
+            if let Some(slot) = sorted.get_mut(offs[l]) {
+                *slot = s as u16;
+            }
+            offs[l] += 1;
+        }
+    }
+    let sorted = &sorted[..(total as usize).min(320)];
+    let max_len = (1..16).rev().find(|&l| count[l] != 0).unwrap_or(0) as u32;
+
+    let mut remaining = count;
+    let mut code: u32 = 0;
+    let mut cur_len = 0u32;
+    let mut next_free = root_size;
+    let mut sub_prefix = usize::MAX;
+    let mut sub_off = 0usize;
+    let mut sub_bits = 0u32;
+    // The direct table is filled at the size of the current code length (each code writes
+    // its one slot) and doubled by copying as the length grows, which replicates every
+    // shorter code into all the slots that start with it.
+    let mut filled = 0u32;
+    let grow = |table: &mut [u32], filled: &mut u32, to: u32| {
+        while *filled < to {
+            let half = 1usize << *filled;
+            table.copy_within(0..half, half);
+            *filled += 1;
+        }
+    };
+    for &sym in sorted {
+        let sym = sym as usize;
+        let len = (lengths[sym] & 15) as u32;
+        code <<= len - cur_len;
+        cur_len = len;
+        let (kind, value, extra) = meaning(sym);
+        let rev = reverse15(code, len);
+        if len <= root {
+            if filled == 0 {
+                filled = len;
+            }
+            grow(&mut table[..root_size], &mut filled, len);
+            table[rev] = entry(kind, value, extra, len);
+        } else {
+            if filled == 0 {
+                filled = root;
+            }
+            grow(&mut table[..root_size], &mut filled, root);
+            let prefix = rev & (root_size - 1);
+            if prefix != sub_prefix {
+                // Size the sub-table to hold every remaining code with this prefix.
+                let mut bits = len - root;
+                let mut room: i64 = 1 << bits;
+                while bits + root < max_len {
+                    room -= remaining[(bits + root) as usize] as i64;
+                    if room <= 0 {
+                        break;
+                    }
+                    bits += 1;
+                    room <<= 1;
+                }
+                let size = 1usize << bits;
+                let Some(sub) = table.get_mut(next_free..next_free + size) else {
+                    return Err(TreeError::OverSubscribed);
+                };
+                sub.fill(entry(Kind::BadCode, 0, 0, bits));
+                table[prefix] = entry(Kind::Sub, next_free as u32, bits, root);
+                sub_prefix = prefix;
+                sub_off = next_free;
+                sub_bits = bits;
+                next_free += size;
+            }
+            // Only long codes need the count of codes still to place (for sub-table sizes).
+            remaining[len as usize] -= 1;
+            let e = entry(kind, value, extra, len - root);
+            let mut i = rev >> root;
+            while i < 1 << sub_bits {
+                table[sub_off + i] = e;
+                i += 1 << (len - root);
+            }
+        }
+        code += 1;
+    }
+    if filled != 0 {
+        grow(&mut table[..root_size], &mut filled, root);
+    }
+    Ok(shape)
+}
+
+/// Bit reversal of every byte.
+static REV8: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).reverse_bits();
+        i += 1;
+    }
+    t
+};
+
+/// Reverses the low `len` (1..=15) bits of `code`.
+#[inline(always)]
+fn reverse15(code: u32, len: u32) -> usize {
+    let r16 = (REV8[(code & 0xff) as usize] as u32) << 8 | REV8[((code >> 8) & 0xff) as usize] as u32;
+    (r16 >> (16 - len)) as usize
+}
+
+/// The decoding tables of the fixed Huffman code, built once.
+pub(crate) struct FixedTables {
+    pub ll: [u32; LL_TABLE],
+    pub dist: [u32; DIST_TABLE],
+}
+
+/// The fixed tables (RFC 1951 3.2.6), all 288 literal/length and 32 distance codes: the
+/// codes for literal/length 286, 287 and distance 30, 31 decode as [`Kind::BadSym`].
+pub(crate) fn fixed_tables() -> &'static FixedTables {
+    static FIXED: OnceLock<Box<FixedTables>> = OnceLock::new();
+    FIXED.get_or_init(|| {
+        let mut t = Box::new(FixedTables {
+            ll: [0; LL_TABLE],
+            dist: [0; DIST_TABLE],
+        });
+        let ll = idxd_hw::aecs::fixed_ll_lengths();
+        let dist = [5u8; 32];
+        // Both codes are complete by construction.
+        let _ = build(&ll, LL_ROOT, &mut t.ll, ll_symbol);
+        let _ = build(&dist, DIST_ROOT, &mut t.dist, dist_symbol);
+        t
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes one symbol from `bits` (LSB first) with a table.
+    fn decode(table: &[u32], root: u32, bits: u64) -> (u32, u32) {
+        let e = table[(bits & ((1 << root) - 1)) as usize];
+        if e_kind(e) == K_SUB {
+            let s = table[(e_value(e) + ((bits >> root) & ((1 << e_extra(e)) - 1)) as u32) as usize];
+            (s, root + e_bits(s))
+        } else {
+            (e, e_bits(e))
+        }
+    }
+
+    #[test]
+    fn shapes_and_errors() {
+        let mut t = [0u32; LL_TABLE];
+        assert_eq!(build(&[1, 1], LL_ROOT, &mut t, ll_symbol), Ok(Shape::Complete));
+        assert_eq!(build(&[1, 0], LL_ROOT, &mut t, ll_symbol), Ok(Shape::Single));
+        assert_eq!(build(&[0, 0], LL_ROOT, &mut t, ll_symbol), Ok(Shape::Empty));
+        assert_eq!(
+            build(&[1, 1, 1], LL_ROOT, &mut t, ll_symbol),
+            Err(TreeError::OverSubscribed)
+        );
+        assert_eq!(
+            build(&[2, 2, 2], LL_ROOT, &mut t, ll_symbol),
+            Err(TreeError::Incomplete)
+        );
+        assert_eq!(
+            build(&[2, 0], LL_ROOT, &mut t, ll_symbol),
+            Err(TreeError::Incomplete)
+        );
+    }
+
+    #[test]
+    fn fixed_code_decodes() {
+        let f = fixed_tables();
+        // Literal 0 is 00110000 (8 bits), sent MSB first -> reversed in the LSB-first stream.
+        let (e, n) = decode(&f.ll, LL_ROOT, 0b0000_1100);
+        assert_eq!((e_kind(e), e_value(e), n), (K_LIT, 0, 8));
+        // EOB is 0000000.
+        let (e, n) = decode(&f.ll, LL_ROOT, 0);
+        assert_eq!((e_kind(e), n), (K_EOB, 7));
+        // 286 is 11000110 -> BadSym.
+        let (e, _) = decode(&f.ll, LL_ROOT, 0b0110_0011);
+        assert_eq!(e_kind(e), K_BAD_SYM);
+        let (e, n) = decode(&f.dist, DIST_ROOT, 0b10000);
+        assert_eq!((e_kind(e), e_value(e), n), (K_DIST, 2, 5));
+    }
+
+    #[test]
+    fn long_codes_use_sub_tables() {
+        // Lengths 1, 2, ..., 14, 15, 15: a complete code as deep as deflate allows.
+        let mut lens: Vec<u8> = (1..=15).collect();
+        lens.push(15);
+        let mut t = [0u32; LL_TABLE];
+        assert_eq!(build(&lens, LL_ROOT, &mut t, ll_symbol), Ok(Shape::Complete));
+        let codes = idxd_hw::aecs::canonical_codes(&lens).unwrap();
+        for (sym, c) in codes.iter().enumerate() {
+            let bits = c.reversed() as u64;
+            let (e, n) = decode(&t, LL_ROOT, bits);
+            assert_eq!((e_value(e), n), (sym as u32, c.len as u32), "symbol {sym}");
+        }
+    }
+
+    #[test]
+    fn worst_case_fits() {
+        // Many 15-bit codes: 256 literals at 9 bits leave room; fill the rest deep.
+        let mut lens = vec![0u8; 288];
+        // A complete code with the largest sub-table use: lengths 9 for 2^9 - k codes...
+        // Simplest: 1 code of each length 1..=7, then the remaining 2^-7 filled with 15-bit codes
+        // (256 of them) plus one 8-bit... keep it exact with Kraft: 1/2+..+1/128 = 127/128,
+        // the last 1/128 = 256 codes of 15 bits.
+        for (i, l) in (1..=7u8).enumerate() {
+            lens[i] = l;
+        }
+        for l in lens.iter_mut().skip(7).take(256) {
+            *l = 15;
+        }
+        let mut t = [0u32; LL_TABLE];
+        assert_eq!(build(&lens, LL_ROOT, &mut t, ll_symbol), Ok(Shape::Complete));
+    }
+}

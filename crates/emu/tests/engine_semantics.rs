@@ -1,0 +1,697 @@
+//! The hardware semantics of the engine, case by case: compress flags and AECS handling,
+//! statistics mode, overflow, decompress flags, and the analytics error code of each kind of
+//! malformed stream.
+
+mod engine_support;
+
+use engine_support::{generated_pages, zlib_deflate, zlib_inflate, Bits, Rng, PAGE};
+use flate2::{Compress, Compression, FlushCompress};
+use idxd_emu::engine::{
+    compress, compress_page_dynamic, compress_page_fixed, crc32, crc32c, crc64, decompress, dynamic_aecs,
+    dynamic_aecs_with_choice, xor16, EngineError, StreamEnd, TableChoice, WINDOW,
+};
+use idxd_hw::aecs::{fixed_dist_codes, fixed_ll_codes};
+use idxd_hw::{
+    AnalyticsError, CompressAecs, CompressFlags, Crc64Flags, DecompressFlags, EndProcessing, HuffCode,
+};
+
+fn dflags() -> DecompressFlags {
+    DecompressFlags::ENABLE
+}
+
+fn kernel() -> DecompressFlags {
+    DecompressFlags::ENABLE
+        | DecompressFlags::FLUSH_OUTPUT
+        | DecompressFlags::STOP_ON_EOB
+        | DecompressFlags::CHECK_EOB
+}
+
+fn cflags(end: EndProcessing, flush: bool) -> CompressFlags {
+    let f = if flush {
+        CompressFlags::FLUSH_OUTPUT
+    } else {
+        CompressFlags::empty()
+    };
+    f.with_end_processing(end)
+}
+
+fn text(n: usize) -> Vec<u8> {
+    let mut s = Vec::new();
+    let mut i = 0u32;
+    while s.len() < n {
+        s.extend_from_slice(format!("record {i}: value={} name=item{} ", i * 7, i % 13).as_bytes());
+        i += 1;
+    }
+    s.truncate(n);
+    s
+}
+
+/// The analytics error code of a failed decompress, panicking on success.
+fn code_of(r: Result<idxd_emu::engine::DecompressDone, EngineError>) -> u8 {
+    match r {
+        Ok(d) => panic!("expected an error, got {d:?}"),
+        Err(e) => {
+            assert_eq!(e.status().code(), 0x0a, "{e}");
+            e.error_code()
+        }
+    }
+}
+
+fn inflate_code(stream: &[u8]) -> u8 {
+    let mut out = vec![0u8; 1 << 16];
+    code_of(decompress(stream, dflags(), false, &mut out))
+}
+
+// ---------------------------------------------------------------- compress
+
+#[test]
+fn fixed_mode_output_and_record_fields() {
+    let data = text(3000);
+    let mut out = vec![0u8; 4096];
+    let d = compress_page_fixed(&data, false, &mut out).unwrap();
+    assert_eq!(d.crc, crc32(0, &data));
+    assert_eq!(d.xor_checksum, xor16(&data));
+    assert_eq!((d.pending, d.pending_bits), (0, 0));
+    assert!(d.output_bits < 8);
+    assert_eq!(zlib_inflate(&out[..d.output_size], data.len()).unwrap(), data);
+    // The first three bits are the accumulator's final-fixed-block header.
+    assert_eq!(out[0] & 0b111, 0b011);
+    let c = compress_page_fixed(&data, true, &mut out).unwrap();
+    assert_eq!(c.crc, crc32c(0, &data));
+}
+
+#[test]
+fn end_processing_variants() {
+    let data = text(2000);
+    let mut out = vec![0u8; 4096];
+    // A non-final fixed block header, so that what follows the EOB is part of the stream.
+    let mut nonfinal = CompressAecs::fixed();
+    nonfinal.set_accumulator(&[0b010], 3).unwrap();
+
+    // EOB + empty stored block: a sync-flush point, byte aligned, 00 00 ff ff at the end.
+    let mut a = nonfinal.clone();
+    let r = compress(
+        &data,
+        &mut a,
+        cflags(EndProcessing::EobStored, true),
+        false,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(r.output_bits, 0);
+    assert_eq!(&out[r.output_size - 4..r.output_size], &[0, 0, 0xff, 0xff]);
+    let mut back = vec![0u8; data.len()];
+    let d = decompress(&out[..r.output_size], dflags(), false, &mut back).unwrap();
+    assert_eq!(d.end, StreamEnd::EndOfInput);
+    assert_eq!(back, data);
+    // STOP_ON_EOB ends the job at that (non-final) EOB; CHECK_EOB alone wants a final block.
+    let d = decompress(&out[..r.output_size], kernel(), false, &mut back).unwrap();
+    assert_eq!((d.end, d.output_size), (StreamEnd::StopOnEob, data.len()));
+    let check = dflags() | DecompressFlags::CHECK_EOB;
+    assert_eq!(
+        code_of(decompress(&out[..r.output_size], check, false, &mut back)),
+        15
+    );
+
+    // EOB + empty final stored block: a complete stream.
+    let mut a = nonfinal.clone();
+    let r = compress(
+        &data,
+        &mut a,
+        cflags(EndProcessing::EobFinalStored, true),
+        false,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(zlib_inflate(&out[..r.output_size], data.len()).unwrap(), data);
+    let d = decompress(&out[..r.output_size], check, false, &mut back).unwrap();
+    assert_eq!(d.end, StreamEnd::FinalBlock);
+    assert_eq!(d.input_consumed, r.output_size);
+
+    // No end processing: the block is left open; inflating it runs out inside the block.
+    let mut a = CompressAecs::fixed();
+    let r = compress(&data, &mut a, cflags(EndProcessing::None, true), false, &mut out).unwrap();
+    assert_eq!(
+        code_of(decompress(&out[..r.output_size], dflags(), false, &mut back)),
+        15
+    );
+}
+
+#[test]
+fn chained_jobs_carry_accumulator_crc_and_xor_through_the_aecs() {
+    let a_data = text(1000); // even length: the XOR word pairing continues
+    let b_data = text(1777);
+    let mut aecs = CompressAecs::fixed();
+    let mut out1 = vec![0u8; 4096];
+    let r1 = compress(
+        &a_data,
+        &mut aecs,
+        cflags(EndProcessing::None, false),
+        false,
+        &mut out1,
+    )
+    .unwrap();
+    assert_eq!(r1.output_bits, 0);
+    assert_eq!(aecs.accumulator_bits(), r1.pending_bits as u32);
+    assert_eq!(aecs.crc(), r1.crc);
+    // The written-back AECS drives the next job: its bits come first.
+    let mut out2 = vec![0u8; 4096];
+    let r2 = compress(
+        &b_data,
+        &mut aecs,
+        cflags(EndProcessing::Eob, true),
+        false,
+        &mut out2,
+    )
+    .unwrap();
+    let mut stream = out1[..r1.output_size].to_vec();
+    stream.extend_from_slice(&out2[..r2.output_size]);
+    let whole: Vec<u8> = a_data.iter().chain(&b_data).copied().collect();
+    assert_eq!(zlib_inflate(&stream, whole.len()).unwrap(), whole);
+    assert_eq!(r2.crc, crc32(0, &whole));
+    assert_eq!(r2.xor_checksum, xor16(&whole));
+}
+
+#[test]
+fn flush_reports_output_bits_and_no_flush_keeps_them() {
+    let data = b"abcdefgh".to_vec();
+    let mut out = vec![0u8; 64];
+    let f = compress(
+        &data,
+        &mut CompressAecs::fixed(),
+        cflags(EndProcessing::Eob, true),
+        false,
+        &mut out,
+    )
+    .unwrap();
+    // 3 header bits + 8 literals of 8 bits + 7-bit EOB = 74 bits.
+    assert_eq!((f.output_size, f.output_bits), (10, 2));
+    let n = compress(
+        &data,
+        &mut CompressAecs::fixed(),
+        cflags(EndProcessing::Eob, false),
+        false,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!((n.output_size, n.output_bits, n.pending_bits), (9, 0, 2));
+}
+
+#[test]
+fn statistics_mode_writes_histograms_and_no_output() {
+    let data = text(4000);
+    let mut aecs = CompressAecs::fixed();
+    let flags = CompressFlags::STATS_MODE.with_end_processing(EndProcessing::Eob);
+    let r = compress(&data, &mut aecs, flags, false, &mut []).unwrap();
+    assert_eq!(r.output_size, 0);
+    assert_eq!(r.crc, crc32(0, &data));
+    let ll = aecs.ll_histogram();
+    let dist = aecs.dist_histogram();
+    assert_eq!(ll[256], 1);
+    let matches: u32 = ll[257..].iter().sum();
+    assert_eq!(matches, dist.iter().sum::<u32>());
+    assert!(matches > 0);
+    assert!(dist[24..].iter().all(|&c| c == 0), "no distance beyond 4096");
+    let literals: u32 = ll[..256].iter().sum();
+    assert!(literals < data.len() as u32);
+    // The EOB is counted only when the end processing appends one.
+    let without_eob = CompressFlags::STATS_MODE;
+    let mut a2 = CompressAecs::new();
+    compress(&data, &mut a2, without_eob, false, &mut []).unwrap();
+    assert_eq!(a2.ll_histogram()[256], 0);
+}
+
+#[test]
+fn compress_overflow_is_error_25_and_nothing_past_max() {
+    let mut rng = Rng(7);
+    let mut data = vec![0u8; PAGE];
+    rng.fill(&mut data);
+    let mut big = vec![0xEEu8; 2 * PAGE];
+    let need = compress_page_fixed(&data, false, &mut big).unwrap().output_size;
+    for max in [0, 1, 100, need - 1] {
+        let mut buf = vec![0xEEu8; 2 * PAGE];
+        let mut aecs = CompressAecs::fixed();
+        let e = compress(
+            &data,
+            &mut aecs,
+            cflags(EndProcessing::Eob, true),
+            false,
+            &mut buf[..max],
+        )
+        .unwrap_err();
+        assert_eq!(e.status().code(), 0x0a);
+        assert_eq!(e.error_code(), 25);
+        assert_eq!(e.analytics_error(), Some(AnalyticsError::CompressOutputOverflow));
+        assert!(
+            buf[max..].iter().all(|&b| b == 0xEE),
+            "written past max_dst_size {max}"
+        );
+        assert_eq!(
+            aecs,
+            CompressAecs::fixed(),
+            "the AECS keeps the state the job started from"
+        );
+    }
+    let mut buf = vec![0u8; need];
+    compress_page_fixed(&data, false, &mut buf).unwrap();
+}
+
+#[test]
+fn missing_or_bad_codes() {
+    let mut out = vec![0u8; 8192];
+    let mut ll = fixed_ll_codes();
+    ll[b'A' as usize] = HuffCode::default();
+    let mut a = CompressAecs::fixed();
+    a.set_ll_codes(&ll);
+    let e = compress(
+        b"xxAyy",
+        &mut a,
+        cflags(EndProcessing::Eob, true),
+        false,
+        &mut out,
+    )
+    .unwrap_err();
+    assert_eq!(e.analytics_error(), Some(AnalyticsError::BadLlCode));
+    // Not needed: no error.
+    compress(b"xxyy", &mut a, cflags(EndProcessing::Eob, true), false, &mut out).unwrap();
+
+    let mut ll = fixed_ll_codes();
+    ll[256] = HuffCode::default();
+    let mut a = CompressAecs::fixed();
+    a.set_ll_codes(&ll);
+    let e = compress(b"xy", &mut a, cflags(EndProcessing::Eob, true), false, &mut out).unwrap_err();
+    assert_eq!(e.error_code(), 11, "EOB without a code");
+    compress(b"xy", &mut a, cflags(EndProcessing::None, true), false, &mut out).unwrap();
+
+    let mut a = CompressAecs::fixed();
+    a.set_dist_codes(&[HuffCode::default(); 30]);
+    let e = compress(
+        &[7u8; 500],
+        &mut a,
+        cflags(EndProcessing::Eob, true),
+        false,
+        &mut out,
+    )
+    .unwrap_err();
+    assert_eq!(e.error_code(), 12);
+
+    let mut a = CompressAecs::fixed();
+    a.as_bytes_mut()[idxd_hw::aecs::off::LL_CODES + 4 * 5..][..4]
+        .copy_from_slice(&(16u32 << 15).to_le_bytes());
+    let e = compress(b"a", &mut a, cflags(EndProcessing::Eob, true), false, &mut out).unwrap_err();
+    assert_eq!(e.error_code(), 9);
+    let mut a = CompressAecs::fixed();
+    a.as_bytes_mut()[idxd_hw::aecs::off::DIST_CODES..][..4]
+        .copy_from_slice(&((2u32 << 15) | 7).to_le_bytes());
+    assert_eq!(
+        compress(b"a", &mut a, cflags(EndProcessing::Eob, true), false, &mut out)
+            .unwrap_err()
+            .error_code(),
+        10
+    );
+
+    let mut a = CompressAecs::fixed();
+    a.as_bytes_mut()[idxd_hw::aecs::off::NUM_ACC_BITS..][..4].copy_from_slice(&2049u32.to_le_bytes());
+    assert_eq!(
+        compress(b"a", &mut a, cflags(EndProcessing::Eob, true), false, &mut out)
+            .unwrap_err()
+            .error_code(),
+        1
+    );
+
+    let e = compress(
+        b"a",
+        &mut CompressAecs::fixed(),
+        CompressFlags::from_bits_retain(0x10),
+        false,
+        &mut out,
+    );
+    assert_eq!(e.unwrap_err().status().code(), 0x30);
+}
+
+#[test]
+fn canned_tables_other_than_fixed_work() {
+    // Any complete code in the tables gives a valid stream once the matching header is in the
+    // accumulator: use the dynamic AECS of one input to compress another.
+    let a = text(4000);
+    let b = text(3000).into_iter().rev().collect::<Vec<u8>>();
+    let mut aecs = dynamic_aecs(&a);
+    let mut out = vec![0u8; 8192];
+    // b may use symbols a did not: then the job fails with 11/12, else the stream is valid.
+    match compress(&b, &mut aecs, cflags(EndProcessing::Eob, true), false, &mut out) {
+        Ok(r) => assert_eq!(zlib_inflate(&out[..r.output_size], b.len()).unwrap(), b),
+        Err(e) => assert!(matches!(e.error_code(), 11 | 12)),
+    }
+}
+
+#[test]
+fn dynamic_mode_choices() {
+    // Nothing to code: the 10 bits of a fixed block beat any dynamic header.
+    let (_, c) = dynamic_aecs_with_choice(b"");
+    assert_eq!(c, TableChoice::FixedCheaper);
+    let (a, c) = dynamic_aecs_with_choice(&text(PAGE));
+    assert_eq!(c, TableChoice::Dynamic);
+    assert!(a.accumulator_bits() > 3 && a.accumulator_bits() <= 2048);
+    assert_eq!(a.accumulator()[0] & 0b111, 0b101, "BFINAL=1, BTYPE=10");
+    let mut out = vec![0u8; 2 * PAGE];
+    for (i, p) in generated_pages(20)
+        .iter()
+        .chain([vec![], vec![1], vec![1, 2]].iter())
+        .enumerate()
+    {
+        let d = compress_page_dynamic(p, false, &mut out).unwrap();
+        assert_eq!(
+            zlib_inflate(&out[..d.output_size], p.len()).unwrap(),
+            *p,
+            "page {i}"
+        );
+        let f = compress_page_fixed(p, false, &mut out).unwrap();
+        assert!(d.output_size <= f.output_size);
+    }
+}
+
+// ---------------------------------------------------------------- decompress
+
+#[test]
+fn decompress_overflow_is_recoverable() {
+    let data = text(10_000);
+    let z = zlib_deflate(&data, 6, 12);
+    for max in [0, 1, 5000, 9999] {
+        let mut buf = vec![0xEEu8; 12_000];
+        let e = decompress(&z, kernel(), false, &mut buf[..max]).unwrap_err();
+        assert_eq!(e.status().code(), 0x0b);
+        assert!(e.is_recoverable());
+        assert_eq!(e.produced(), max);
+        assert_eq!(&buf[..max], &data[..max]);
+        assert!(buf[max..].iter().all(|&b| b == 0xEE));
+    }
+    let mut buf = vec![0u8; 10_000];
+    let d = decompress(&z, kernel(), false, &mut buf).unwrap();
+    assert_eq!(d.output_size, 10_000);
+    assert_eq!(buf, data);
+}
+
+#[test]
+fn suppress_output_computes_size_and_checksums_only() {
+    // Larger than the private window, so it slides several times.
+    let mut rng = Rng(3);
+    let mut data = text(150_001);
+    for b in data.iter_mut().step_by(7) {
+        *b ^= rng.next() as u8 & 1;
+    }
+    let z = zlib_deflate(&data, 6, 12);
+    // (zlib writes several blocks here: no STOP_ON_EOB, which would end at the first.)
+    let f = dflags() | DecompressFlags::CHECK_EOB | DecompressFlags::SUPPRESS_OUTPUT;
+    let d = decompress(&z, f, false, &mut []).unwrap();
+    assert_eq!(d.output_size, data.len());
+    assert_eq!(d.crc, crc32(0, &data));
+    assert_eq!(d.xor_checksum, xor16(&data));
+    let d = decompress(&z, f, true, &mut []).unwrap();
+    assert_eq!(d.crc, crc32c(0, &data));
+    // Errors still surface.
+    let far = zlib_deflate(&[data.clone(), data[..3000].to_vec()].concat(), 9, 15);
+    let _ = decompress(&far, f, false, &mut []);
+}
+
+#[test]
+fn stop_on_eob_and_select_final() {
+    // Two blocks: a non-final one (sync flush) and a final one.
+    let first = text(3000);
+    let second = b"second block, final".repeat(10);
+    let mut c = Compress::new_with_window_bits(Compression::new(6), false, 12);
+    let mut z = Vec::with_capacity(20_000);
+    c.compress_vec(&first, &mut z, FlushCompress::Sync).unwrap();
+    let cut = z.len();
+    c.compress_vec(&second, &mut z, FlushCompress::Finish).unwrap();
+    let whole: Vec<u8> = first.iter().chain(&second).copied().collect();
+    let mut out = vec![0u8; 20_000];
+
+    let d = decompress(&z, dflags() | DecompressFlags::STOP_ON_EOB, false, &mut out).unwrap();
+    assert_eq!(d.end, StreamEnd::StopOnEob);
+    assert_eq!(&out[..d.output_size], &first[..]);
+    let d = decompress(
+        &z,
+        dflags() | DecompressFlags::STOP_ON_EOB | DecompressFlags::SELECT_FINAL_EOB,
+        false,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(d.end, StreamEnd::FinalBlock);
+    assert_eq!(&out[..d.output_size], &whole[..]);
+    let d = decompress(&z, dflags(), false, &mut out).unwrap();
+    assert_eq!(&out[..d.output_size], &whole[..]);
+    assert_eq!(d.input_consumed, z.len());
+
+    // The first part alone: complete blocks, no final one.
+    let d = decompress(&z[..cut], dflags(), false, &mut out).unwrap();
+    assert_eq!(d.end, StreamEnd::EndOfInput);
+    assert_eq!(&out[..d.output_size], &first[..]);
+    assert_eq!(
+        code_of(decompress(
+            &z[..cut],
+            dflags() | DecompressFlags::CHECK_EOB,
+            false,
+            &mut out
+        )),
+        15
+    );
+    // Cut inside a block: always 15.
+    assert_eq!(code_of(decompress(&z[..cut / 2], dflags(), false, &mut out)), 15);
+    // Trailing garbage after the final block is ignored.
+    let mut tail = z.clone();
+    tail.extend_from_slice(&[0xff; 9]);
+    let d = decompress(&tail, dflags() | DecompressFlags::CHECK_EOB, false, &mut out).unwrap();
+    assert_eq!(d.output_size, whole.len());
+    assert_eq!(d.input_consumed, z.len());
+}
+
+#[test]
+fn invalid_decompress_flags() {
+    let mut out = [0u8; 16];
+    let e = decompress(&[0x03, 0x00], DecompressFlags::empty(), false, &mut out).unwrap_err();
+    assert_eq!(e.status().code(), 0x30);
+    let e = decompress(
+        &[0x03, 0x00],
+        DecompressFlags::from_bits_retain(0x41),
+        false,
+        &mut out,
+    )
+    .unwrap_err();
+    assert_eq!(e.status().code(), 0x30);
+    // An empty final fixed block is fine.
+    assert_eq!(
+        decompress(&[0x03, 0x00], kernel(), false, &mut out)
+            .unwrap()
+            .output_size,
+        0
+    );
+}
+
+#[test]
+fn block_level_errors() {
+    // Block type 11.
+    assert_eq!(inflate_code(&[0b111]), 13);
+    // Stored: LEN != ~NLEN.
+    assert_eq!(inflate_code(&[0x01, 0x05, 0x00, 0x00, 0x00, 1, 2, 3, 4, 5]), 14);
+    // Stored, truncated data and truncated LEN.
+    assert_eq!(inflate_code(&[0x01, 0x05, 0x00, 0xfa, 0xff, b'a', b'b']), 15);
+    assert_eq!(inflate_code(&[0x01, 0x05]), 15);
+    // A correct stored block.
+    let mut out = [0u8; 8];
+    let d = decompress(
+        &[0x01, 0x03, 0x00, 0xfc, 0xff, b'a', b'b', b'c'],
+        kernel(),
+        false,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(&out[..d.output_size], b"abc");
+}
+
+#[test]
+fn symbol_level_errors_in_fixed_blocks() {
+    let fixed = || {
+        let mut b = Bits::default();
+        b.put(1, 1).put(1, 2);
+        b
+    };
+    // Length symbol 286: 16 "bad length".
+    let mut b = fixed();
+    b.fixed_ll(b'a' as u32).fixed_ll(286).fixed_ll(256);
+    assert_eq!(inflate_code(&b.bytes), 16);
+    // Distance symbol 30: 12.
+    let mut b = fixed();
+    b.fixed_ll(b'a' as u32).fixed_ll(257).code(30, 5).fixed_ll(256);
+    assert_eq!(inflate_code(&b.bytes), 12);
+    // A match before any output: 18.
+    let mut b = fixed();
+    b.fixed_match(3, 1).fixed_ll(256);
+    assert_eq!(inflate_code(&b.bytes), 18);
+    // Distance 4097 after 5000 literals: 17; distance 4096 is fine.
+    for (dist, want) in [(4097u32, Some(17u8)), (4096, None)] {
+        let mut b = fixed();
+        for i in 0..5000u32 {
+            b.fixed_ll(i % 251);
+        }
+        b.fixed_match(10, dist).fixed_ll(256);
+        let mut out = vec![0u8; 6000];
+        let r = decompress(&b.bytes, kernel(), false, &mut out);
+        match want {
+            Some(c) => assert_eq!(code_of(r), c),
+            None => assert_eq!(r.unwrap().output_size, 5010),
+        }
+    }
+    assert_eq!(WINDOW, 4096);
+}
+
+/// Writes a dynamic header with the given code-length code lengths (in CL_ORDER order) and
+/// the code-length symbols (as (code, len) pairs plus extra bits) the caller supplies.
+fn dyn_header(hlit: u32, hdist: u32, cl_in_order: &[u32]) -> Bits {
+    let mut b = Bits::default();
+    b.put(1, 1)
+        .put(2, 2)
+        .put(hlit, 5)
+        .put(hdist, 5)
+        .put(cl_in_order.len() as u32 - 4, 4);
+    for &l in cl_in_order {
+        b.put(l, 3);
+    }
+    b
+}
+
+#[test]
+fn dynamic_header_errors() {
+    // HLIT = 30 (287 codes): 6. HDIST = 30 (31 codes): 7.
+    assert_eq!(inflate_code(&dyn_header(30, 0, &[1, 1, 1, 1]).bytes), 6);
+    assert_eq!(inflate_code(&dyn_header(0, 30, &[1, 1, 1, 1]).bytes), 7);
+    // Code-length code: all zero, over-subscribed, incomplete: 8.
+    assert_eq!(inflate_code(&dyn_header(0, 0, &[0, 0, 0, 0]).bytes), 8);
+    assert_eq!(inflate_code(&dyn_header(0, 0, &[1, 1, 1, 0]).bytes), 8);
+    assert_eq!(inflate_code(&dyn_header(0, 0, &[2, 2, 2, 0]).bytes), 8);
+
+    // CL code: symbols 16, 17, 18 and 0 with 2-bit codes; canonical order is by symbol, so
+    // 0 = 00, 16 = 01, 17 = 10, 18 = 11.
+    let cl = [2, 2, 2, 2];
+    // First symbol is 16: 3.
+    let mut b = dyn_header(0, 0, &cl);
+    b.code(0b01, 2).put(0, 2);
+    assert_eq!(inflate_code(&b.bytes), 3);
+    // A repeat running past the end (258 lengths: 18 x 138 then 18 x 138): 9.
+    let mut b = dyn_header(0, 0, &cl);
+    b.code(0b11, 2).put(127, 7).code(0b11, 2).put(127, 7);
+    assert_eq!(inflate_code(&b.bytes), 9);
+    // All literal/length lengths zero (138 + 119 zeros), one zero distance length: 5.
+    let mut b = dyn_header(0, 0, &cl);
+    b.code(0b11, 2)
+        .put(127, 7)
+        .code(0b11, 2)
+        .put(119 - 11, 7)
+        .code(0b00, 2);
+    assert_eq!(inflate_code(&b.bytes), 5);
+
+    // CL code with symbols 1, 2, 0, 18 usable: order positions 16,17,18,0,8,7,9,6,10,5,11,4,12,3,13,2,14,1
+    // lengths: 18 -> 2, 0 -> 2, 2 -> 2, 1 -> 2 (codes by symbol order 0,1,2,18: 00,01,10,11).
+    let mut order_lens = [0u32; 18];
+    order_lens[2] = 2; // 18
+    order_lens[3] = 2; // 0
+    order_lens[15] = 2; // 2
+    order_lens[17] = 2; // 1
+    let sym = |b: &mut Bits, s: u32| {
+        let code = match s {
+            0 => 0b00,
+            1 => 0b01,
+            2 => 0b10,
+            _ => 0b11,
+        };
+        b.code(code, 2);
+    };
+    // 257 literal/length lengths then 1 distance length.
+    let lengths = |ll: &[u32], d: u32| {
+        let mut b = dyn_header(0, 0, &order_lens);
+        for &l in ll {
+            sym(&mut b, l);
+        }
+        sym(&mut b, d);
+        b
+    };
+    // LL: three codes of length 1: over-subscribed: 9.
+    let mut ll = vec![0u32; 257];
+    ll[0] = 1;
+    ll[1] = 1;
+    ll[256] = 1;
+    assert_eq!(inflate_code(&lengths(&ll, 1).bytes), 9);
+    // LL: two codes of length 2: incomplete: 9.
+    let mut ll = vec![0u32; 257];
+    ll[0] = 2;
+    ll[256] = 2;
+    assert_eq!(inflate_code(&lengths(&ll, 1).bytes), 9);
+    // LL without an EOB code: 9.
+    let mut ll = vec![0u32; 257];
+    ll[0] = 1;
+    ll[1] = 1;
+    assert_eq!(inflate_code(&lengths(&ll, 1).bytes), 9);
+    // Distance code of one 2-bit length: incomplete: 10.
+    let mut ll = vec![0u32; 257];
+    ll[0] = 1;
+    ll[256] = 1;
+    assert_eq!(inflate_code(&lengths(&ll, 2).bytes), 10);
+    // A valid header: literal 0 = "0", EOB = "1", one distance code of length 1 (allowed).
+    let mut b = lengths(&ll, 1);
+    b.code(0, 1).code(0, 1).code(1, 1);
+    let mut out = [0u8; 4];
+    let d = decompress(&b.bytes, kernel(), false, &mut out).unwrap();
+    assert_eq!(&out[..d.output_size], &[0, 0]);
+    // No distance codes at all is fine until a match needs one: length 3 (257) has no code,
+    // so use a tree with 257: literal 0 = 0, EOB = 10, 257 = 11.
+    let mut ll = vec![0u32; 258];
+    ll[0] = 1;
+    ll[256] = 2;
+    ll[257] = 2;
+    let mut b = dyn_header(1, 0, &order_lens);
+    for &l in &ll {
+        sym(&mut b, l);
+    }
+    sym(&mut b, 0);
+    b.code(0, 1).code(0b11, 2).code(0b10, 2).put(0, 32);
+    assert_eq!(inflate_code(&b.bytes), 12);
+    // An undefined code-length code pattern (single one-bit CL code, bit pattern 1): 2.
+    let mut single = [0u32; 4];
+    single[3] = 1; // symbol 0 has the only code, "0"
+    let mut b = dyn_header(0, 0, &single);
+    b.code(1, 1).put(0, 32);
+    assert_eq!(inflate_code(&b.bytes), 2);
+    // The same pattern at the very end of the input reads as a truncated stream.
+    let mut b = dyn_header(0, 0, &single);
+    b.code(1, 1);
+    assert_eq!(inflate_code(&b.bytes), 15);
+}
+
+#[test]
+fn crc64_catalogue_through_the_public_api() {
+    let poly = 0x42F0_E1EB_A9EA_3693;
+    assert_eq!(
+        crc64(b"123456789", poly, Crc64Flags::MSB_FIRST),
+        0x6C40_DF5F_0B49_7347
+    );
+    assert_eq!(
+        crc64(b"123456789", poly, Crc64Flags::INVERT),
+        0x995D_C9BB_DF19_39FA
+    );
+    assert_eq!(
+        crc64(b"123456789", 0x04C1_1DB7_0000_0000, Crc64Flags::INVERT),
+        0xCBF4_3926
+    );
+    let data = text(5000);
+    assert_eq!(
+        crc64(&data, 0x04C1_1DB7_0000_0000, Crc64Flags::INVERT),
+        crc32fast::hash(&data) as u64
+    );
+}
+
+#[test]
+fn fixed_dist_codes_are_what_the_fixed_aecs_carries() {
+    let a = CompressAecs::fixed();
+    for (i, c) in fixed_dist_codes().iter().enumerate() {
+        assert_eq!(a.dist_code(i).unwrap(), *c);
+    }
+}
