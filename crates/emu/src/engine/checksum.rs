@@ -33,8 +33,8 @@ impl CrcKind {
     pub fn update(self, crc: u32, data: &[u8]) -> u32 {
         // One call per table, so each inlined copy addresses its table from one base register.
         match self {
-            CrcKind::Crc32 => !slice16(&CRC32_TABLES, !crc, data),
-            CrcKind::Crc32c => !slice16(&CRC32C_TABLES, !crc, data),
+            CrcKind::Crc32 => two_way(&CRC32_TABLES, &CRC32_X2N, 0xEDB8_8320, crc, data),
+            CrcKind::Crc32c => two_way(&CRC32C_TABLES, &CRC32C_X2N, 0x82F6_3B78, crc, data),
         }
     }
 
@@ -92,22 +92,101 @@ fn le32(b: &[u8]) -> u32 {
     u32::from_le_bytes(a)
 }
 
+/// Below this length one stream is as fast as two.
+const TWO_WAY_MIN: usize = 512;
+
+/// Finished-CRC update over `data`. Long inputs are split in two halves whose CRCs run
+/// interleaved (two independent dependency chains) and are then combined: for finished CRCs,
+/// `crc(a ++ b) = crc(a) * x^(8 |b|) mod P  ^  crc(b)` (zlib's `crc32_combine`).
+#[inline(always)]
+fn two_way(t: &Tables, x2n: &[u32; 32], poly: u32, crc: u32, data: &[u8]) -> u32 {
+    if data.len() < TWO_WAY_MIN {
+        return !slice16(t, !crc, data);
+    }
+    let half = (data.len() / 2) & !15;
+    let (a, b) = data.split_at(half);
+    let (mut ra, mut rb) = (!crc, !0u32);
+    for (ca, cb) in a.chunks_exact(16).zip(b.chunks_exact(16)) {
+        ra = step16(t, ra, ca);
+        rb = step16(t, rb, cb);
+    }
+    let rb = slice16(t, rb, &b[half..]);
+    multmodp(poly, x8nmodp(x2n, poly, b.len() as u64), !ra) ^ !rb
+}
+
+/// `a * b mod P` over GF(2), reflected bit order (x^0 in bit 31).
+const fn multmodp(poly: u32, a: u32, mut b: u32) -> u32 {
+    let mut m = 1u32 << 31;
+    let mut p = 0u32;
+    loop {
+        if a & m != 0 {
+            p ^= b;
+            if a & (m - 1) == 0 {
+                break;
+            }
+        }
+        m >>= 1;
+        if m == 0 {
+            break;
+        }
+        b = if b & 1 != 0 { (b >> 1) ^ poly } else { b >> 1 };
+    }
+    p
+}
+
+/// `x^(2^k) mod P` for k = 0..32.
+const fn x2n_table(poly: u32) -> [u32; 32] {
+    let mut t = [0u32; 32];
+    let mut p = 1u32 << 30; // x^1
+    t[0] = p;
+    let mut k = 1;
+    while k < 32 {
+        p = multmodp(poly, p, p);
+        t[k] = p;
+        k += 1;
+    }
+    t
+}
+
+static CRC32_X2N: [u32; 32] = x2n_table(0xEDB8_8320);
+static CRC32C_X2N: [u32; 32] = x2n_table(0x82F6_3B78);
+
+/// `x^(8 n) mod P`: the operator that moves a CRC over `n` zero bytes.
+fn x8nmodp(x2n: &[u32; 32], poly: u32, mut n: u64) -> u32 {
+    let mut p = 1u32 << 31; // x^0
+    let mut k = 3;
+    while n != 0 {
+        if n & 1 != 0 {
+            p = multmodp(poly, x2n[k & 31], p);
+        }
+        n >>= 1;
+        k += 1;
+    }
+    p
+}
+
+/// One 16-byte step of the raw reflected register update.
+#[inline(always)]
+fn step16(t: &Tables, crc: u32, c: &[u8]) -> u32 {
+    let a = le32(&c[0..4]) ^ crc;
+    let b = le32(&c[4..8]);
+    let d = le32(&c[8..12]);
+    let e = le32(&c[12..16]);
+    let byte = |w: u32, k: u32| ((w >> (8 * k)) & 0xff) as usize;
+    // The words after the first do not depend on the running CRC: combine them apart so that
+    // only four lookups and a short XOR tree sit on the loop-carried path.
+    let rest = ((t[11][byte(b, 0)] ^ t[10][byte(b, 1)]) ^ (t[9][byte(b, 2)] ^ t[8][byte(b, 3)]))
+        ^ ((t[7][byte(d, 0)] ^ t[6][byte(d, 1)]) ^ (t[5][byte(d, 2)] ^ t[4][byte(d, 3)]))
+        ^ ((t[3][byte(e, 0)] ^ t[2][byte(e, 1)]) ^ (t[1][byte(e, 2)] ^ t[0][byte(e, 3)]));
+    ((t[15][byte(a, 0)] ^ t[14][byte(a, 1)]) ^ (t[13][byte(a, 2)] ^ t[12][byte(a, 3)])) ^ rest
+}
+
 /// The raw (not inverted) reflected CRC register update.
 #[inline(always)]
 fn slice16(t: &Tables, mut crc: u32, data: &[u8]) -> u32 {
     let mut chunks = data.chunks_exact(16);
     for c in &mut chunks {
-        let a = le32(&c[0..4]) ^ crc;
-        let b = le32(&c[4..8]);
-        let d = le32(&c[8..12]);
-        let e = le32(&c[12..16]);
-        let byte = |w: u32, k: u32| ((w >> (8 * k)) & 0xff) as usize;
-        // The words after the first do not depend on the running CRC: combine them apart so
-        // that only four lookups and a short XOR tree sit on the loop-carried path.
-        let rest = ((t[11][byte(b, 0)] ^ t[10][byte(b, 1)]) ^ (t[9][byte(b, 2)] ^ t[8][byte(b, 3)]))
-            ^ ((t[7][byte(d, 0)] ^ t[6][byte(d, 1)]) ^ (t[5][byte(d, 2)] ^ t[4][byte(d, 3)]))
-            ^ ((t[3][byte(e, 0)] ^ t[2][byte(e, 1)]) ^ (t[1][byte(e, 2)] ^ t[0][byte(e, 3)]));
-        crc = ((t[15][byte(a, 0)] ^ t[14][byte(a, 1)]) ^ (t[13][byte(a, 2)] ^ t[12][byte(a, 3)])) ^ rest;
+        crc = step16(t, crc, c);
     }
     for &byte in chunks.remainder() {
         crc = (crc >> 8) ^ t[0][((crc ^ byte as u32) & 0xff) as usize];
@@ -169,7 +248,7 @@ mod tests {
         let data: Vec<u8> = (0..1000u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
-        for n in [0, 1, 7, 15, 16, 17, 33, 999, 1000] {
+        for n in [0, 1, 7, 15, 16, 17, 33, 511, 512, 513, 527, 528, 999, 1000] {
             let d = &data[..n];
             assert_eq!(crc32(0, d), bitwise(0xEDB8_8320, d));
             assert_eq!(crc32(0, d), crc32fast::hash(d));

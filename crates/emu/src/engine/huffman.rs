@@ -1,25 +1,29 @@
-//! Length-limited Huffman code lengths by package-merge (Larmore and Hirschberg): optimal
-//! among prefix codes whose lengths do not exceed the limit.
+//! Length-limited Huffman code lengths: an unrestricted minimum-redundancy code first (the
+//! in-place algorithm of Moffat and Katajainen, no allocation), and package-merge (Larmore and
+//! Hirschberg) when that code is deeper than the limit. Both are optimal for their problem.
 
 /// Computes code lengths for `freqs` (one per symbol), none longer than `limit` bits, into
-/// `lengths` (same size as `freqs`). Unused symbols (frequency 0) get length 0.
+/// `lengths` (same size as `freqs`, at most 320 symbols). Unused symbols (frequency 0) get
+/// length 0.
 ///
 /// A single used symbol gets length 1 (the caller completes the code if it needs a complete
 /// one); no used symbol leaves every length 0. `limit` is raised if needed so that the used
 /// symbols fit (`2^limit >= count`), which never happens for deflate's alphabets.
 pub(crate) fn limited_lengths(freqs: &[u32], limit: u32, lengths: &mut [u8]) {
     lengths.iter_mut().for_each(|l| *l = 0);
-    let mut syms: Vec<(u32, usize)> = freqs
-        .iter()
-        .enumerate()
-        .filter(|(_, &f)| f != 0)
-        .map(|(s, &f)| (f, s))
-        .collect();
-    let n = syms.len();
+    let mut buf = [(0u32, 0u16); 320];
+    let mut n = 0;
+    for (s, &f) in freqs.iter().enumerate() {
+        if f != 0 && n < buf.len() {
+            buf[n] = (f, s as u16);
+            n += 1;
+        }
+    }
+    let syms = &mut buf[..n];
     match n {
         0 => return,
         1 => {
-            if let Some(l) = lengths.get_mut(syms[0].1) {
+            if let Some(l) = lengths.get_mut(syms[0].1 as usize) {
                 *l = 1;
             }
             return;
@@ -32,6 +36,76 @@ pub(crate) fn limited_lengths(freqs: &[u32], limit: u32, lengths: &mut [u8]) {
         limit += 1;
     }
 
+    let mut work = [0u64; 320];
+    let work = &mut work[..n];
+    for (w, &(f, _)) in work.iter_mut().zip(syms.iter()) {
+        *w = f as u64;
+    }
+    minimum_redundancy(work);
+    if work[0] <= limit as u64 {
+        for (&(_, s), &l) in syms.iter().zip(work.iter()) {
+            if let Some(x) = lengths.get_mut(s as usize) {
+                *x = l as u8;
+            }
+        }
+        return;
+    }
+    package_merge(syms, limit, lengths);
+}
+
+/// Moffat and Katajainen's in-place minimum-redundancy code: `a` holds weights in increasing
+/// order (at least two); on return it holds their code lengths (non-increasing).
+fn minimum_redundancy(a: &mut [u64]) {
+    let n = a.len();
+    // Phase 1: build the tree, internal nodes overwriting the weights, parents as indices.
+    a[0] += a[1];
+    let (mut root, mut leaf) = (0usize, 2usize);
+    for next in 1..n - 1 {
+        if leaf >= n || a[root] < a[leaf] {
+            a[next] = a[root];
+            a[root] = next as u64;
+            root += 1;
+        } else {
+            a[next] = a[leaf];
+            leaf += 1;
+        }
+        if leaf >= n || (root < next && a[root] < a[leaf]) {
+            a[next] += a[root];
+            a[root] = next as u64;
+            root += 1;
+        } else {
+            a[next] += a[leaf];
+            leaf += 1;
+        }
+    }
+    // Phase 2: depths of the internal nodes.
+    a[n - 2] = 0;
+    for next in (0..n - 2).rev() {
+        a[next] = a[a[next] as usize] + 1;
+    }
+    // Phase 3: depths of the leaves.
+    let (mut avail, mut used, mut depth) = (1i64, 0i64, 0u64);
+    let mut root = n as i64 - 2;
+    let mut next = n as i64 - 1;
+    while avail > 0 {
+        while root >= 0 && a[root as usize] == depth {
+            used += 1;
+            root -= 1;
+        }
+        while avail > used && next >= 0 {
+            a[next as usize] = depth;
+            next -= 1;
+            avail -= 1;
+        }
+        avail = 2 * used;
+        depth += 1;
+        used = 0;
+    }
+}
+
+/// Package-merge over `syms` (sorted by frequency, at least two, `2^limit >= len`).
+fn package_merge(syms: &[(u32, u16)], limit: u32, lengths: &mut [u8]) {
+    let n = syms.len();
     // Level 0 is the leaves; level k merges the leaves with the packages of level k-1.
     // For each level we keep, in merged order, whether an item is a leaf.
     let leaves: Vec<u64> = syms.iter().map(|&(f, _)| f as u64).collect();
@@ -65,7 +139,7 @@ pub(crate) fn limited_lengths(freqs: &[u32], limit: u32, lengths: &mut [u8]) {
         let take_here = take.min(flags.len());
         let leaves_taken = flags[..take_here].iter().filter(|&&f| f).count();
         for &(_, s) in &syms[..leaves_taken] {
-            if let Some(l) = lengths.get_mut(s) {
+            if let Some(l) = lengths.get_mut(s as usize) {
                 *l += 1;
             }
         }
@@ -91,6 +165,37 @@ mod tests {
             .zip(lengths)
             .map(|(&f, &l)| f as u64 * l as u64)
             .sum()
+    }
+
+    #[test]
+    fn both_algorithms_agree_on_cost() {
+        let mut x = 12345u64;
+        for round in 0..200 {
+            let n = 2 + round % 60;
+            let freqs: Vec<u32> = (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % 1000) as u32 * (round as u32 % 3) + (x % 7) as u32
+                })
+                .collect();
+            let used: Vec<(u32, u16)> = {
+                let mut v: Vec<(u32, u16)> =
+                    freqs.iter().enumerate().filter(|(_, &f)| f > 0).map(|(s, &f)| (f, s as u16)).collect();
+                v.sort_unstable();
+                v
+            };
+            if used.len() < 2 {
+                continue;
+            }
+            let mut a = vec![0u8; n];
+            limited_lengths(&freqs, 30, &mut a);
+            let mut b = vec![0u8; n];
+            package_merge(&used, 30, &mut b);
+            assert_eq!(cost(&freqs, &a), cost(&freqs, &b), "{freqs:?}");
+            assert!((kraft(&a) - 1.0).abs() < 1e-12);
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! LZ77 match finding over a 4 KiB window: a greedy parser with a hash table of the most
-//! recent position of each 4-byte prefix.
+//! LZ77 match finding over a 4 KiB window: a parser with one step of lazy evaluation and a
+//! hash table of the most recent position of each 4-byte prefix.
 //!
 //! The parse depends on the input only (never on the code tables), so the statistics pass
 //! and the compressing pass of dynamic mode see the very same tokens. No distance exceeds
@@ -8,11 +8,14 @@
 use super::tables::{MAX_MATCH, WINDOW};
 
 /// log2 of the number of hash-table slots.
-const HASH_BITS: u32 = 12;
+const HASH_BITS: u32 = 13;
 /// The shortest match the parser looks for (the hash covers 4 bytes).
 const MIN_LEN: usize = 4;
 /// Positions inside a match that are still entered into the table (the first few).
 const INSERT_IN_MATCH: usize = 4;
+/// Matches shorter than this are compared with the match at the next position (lazy
+/// evaluation, one step).
+const LAZY_BELOW: usize = 32;
 
 /// Receives the parse: runs of literals and matches, in order.
 pub(crate) trait TokenSink {
@@ -84,7 +87,26 @@ pub(crate) fn parse<S: TokenSink>(input: &[u8], sink: &mut S) -> Result<(), S::E
             continue;
         }
         let max = (n - i).min(MAX_MATCH);
-        let len = MIN_LEN + common_len(input, cand + MIN_LEN, i + MIN_LEN, max - MIN_LEN);
+        let mut len = MIN_LEN + common_len(input, cand + MIN_LEN, i + MIN_LEN, max - MIN_LEN);
+        let mut dist = dist;
+        // One step of lazy evaluation: a longer match at the next position wins, and the byte
+        // here becomes a literal.
+        if len < LAZY_BELOW && i + 1 + MIN_LEN <= n {
+            let j = i + 1;
+            let v1 = read32(input, j);
+            let h1 = hash(v1);
+            let d1 = (j as u16).wrapping_sub(table[h1]) as usize;
+            table[h1] = j as u16;
+            if d1 != 0 && d1 <= WINDOW && d1 <= j && read32(input, j - d1) == v1 {
+                let max1 = (n - j).min(MAX_MATCH);
+                let len1 = MIN_LEN + common_len(input, j - d1 + MIN_LEN, j + MIN_LEN, max1 - MIN_LEN);
+                if len1 > len {
+                    i = j;
+                    len = len1;
+                    dist = d1;
+                }
+            }
+        }
         if lit_start < i {
             sink.literals(&input[lit_start..i])?;
         }
