@@ -5,3 +5,9 @@
 
 /// The IAA compression engine: deflate, CRC and checksums with the hardware's semantics.
 pub mod engine;
+
+pub mod error;
+pub mod iommu;
+pub mod ops;
+
+pub use error::EmuError;
