@@ -99,28 +99,47 @@ pub(crate) enum TreeError {
     Incomplete,
 }
 
-/// Literal/length symbol meanings.
-pub(crate) fn ll_symbol(sym: usize) -> (Kind, u32, u32) {
-    match sym {
-        0..=255 => (Kind::Lit, sym as u32, 0),
-        256 => (Kind::Eob, 0, 0),
-        257..=285 => (Kind::Len, LEN_BASE[sym - 257] as u32, LEN_EXTRA[sym - 257] as u32),
-        _ => (Kind::BadSym, 0, 0),
+/// What each literal/length symbol decodes to, as an entry without its bit count.
+pub(crate) static LL_MEANING: [u32; 288] = {
+    let mut t = [0u32; 288];
+    let mut s = 0;
+    while s < 288 {
+        t[s] = match s {
+            0..=255 => entry(Kind::Lit, s as u32, 0, 0),
+            256 => entry(Kind::Eob, 0, 0, 0),
+            257..=285 => entry(Kind::Len, LEN_BASE[s - 257] as u32, LEN_EXTRA[s - 257] as u32, 0),
+            _ => entry(Kind::BadSym, 0, 0, 0),
+        };
+        s += 1;
     }
-}
+    t
+};
 
-/// Distance symbol meanings.
-pub(crate) fn dist_symbol(sym: usize) -> (Kind, u32, u32) {
-    match sym {
-        0..=29 => (Kind::Dist, DIST_BASE[sym] as u32, DIST_EXTRA[sym] as u32),
-        _ => (Kind::BadSym, 0, 0),
+/// What each distance symbol decodes to (30 and 31 are not defined).
+pub(crate) static DIST_MEANING: [u32; 32] = {
+    let mut t = [0u32; 32];
+    let mut s = 0;
+    while s < 32 {
+        t[s] = if s < 30 {
+            entry(Kind::Dist, DIST_BASE[s] as u32, DIST_EXTRA[s] as u32, 0)
+        } else {
+            entry(Kind::BadSym, 0, 0, 0)
+        };
+        s += 1;
     }
-}
+    t
+};
 
-/// Code-length symbol meanings.
-pub(crate) fn cl_symbol(sym: usize) -> (Kind, u32, u32) {
-    (Kind::Lit, sym as u32, 0)
-}
+/// Code-length symbols decode to themselves.
+pub(crate) static CL_MEANING: [u32; 19] = {
+    let mut t = [0u32; 19];
+    let mut s = 0;
+    while s < 19 {
+        t[s] = entry(Kind::Lit, s as u32, 0, 0);
+        s += 1;
+    }
+    t
+};
 
 /// Builds the decoding table for `lengths` (each <= 15) into `table`, `root` bits direct.
 ///
@@ -130,22 +149,39 @@ pub(crate) fn build(
     lengths: &[u8],
     root: u32,
     table: &mut [u32],
-    meaning: impl Fn(usize) -> (Kind, u32, u32),
+    meaning: &[u32],
 ) -> Result<Shape, TreeError> {
-    // Four interleaved histograms: runs of equal lengths do not serialise on one counter.
+    // Histograms of the two halves of the symbols, each over two interleaved counters: runs
+    // of equal lengths do not serialise on one counter, and the halves' counts let the sort
+    // below run two independent chains.
+    let n = lengths.len().min(320);
+    let lengths = &lengths[..n];
+    let half = n / 2;
     let mut part = [[0u32; 16]; 4];
-    let mut quads = lengths.chunks_exact(4);
-    for q in &mut quads {
-        for (k, &l) in q.iter().enumerate() {
-            part[k][(l & 15) as usize] += 1;
+    for (k, (pa, pb)) in lengths[..half]
+        .chunks(2)
+        .zip(lengths[half..].chunks(2))
+        .enumerate()
+    {
+        let _ = k;
+        for (j, &l) in pa.iter().enumerate() {
+            part[j][(l & 15) as usize] += 1;
+        }
+        for (j, &l) in pb.iter().enumerate() {
+            part[2 + j][(l & 15) as usize] += 1;
         }
     }
-    for &l in quads.remainder() {
-        part[0][(l & 15) as usize] += 1;
+    if n - half > half.div_ceil(2) * 2 {
+        // The second half's odd element left over by the zip.
+        for &l in &lengths[half + half.div_ceil(2) * 2..] {
+            part[2][(l & 15) as usize] += 1;
+        }
     }
     let mut count = [0u32; 16];
-    for (i, c) in count.iter_mut().enumerate().skip(1) {
-        *c = part[0][i] + part[1][i] + part[2][i] + part[3][i];
+    let mut count_a = [0u32; 16];
+    for i in 1..16 {
+        count_a[i] = part[0][i] + part[1][i];
+        count[i] = count_a[i] + part[2][i] + part[3][i];
     }
     let mut left: i64 = 1;
     for &c in &count[1..] {
@@ -174,19 +210,33 @@ pub(crate) fn build(
         return Ok(shape);
     }
 
-    // Symbols in canonical order: by length, then by symbol.
-    let mut offs = [0usize; 17];
+    // Symbols in canonical order (by length, then by symbol): a counting sort whose two
+    // halves fill their own slots independently.
+    let mut offs_a = [0usize; 16];
+    let mut offs_b = [0usize; 16];
+    let mut start = 0usize;
     for l in 1..16 {
-        offs[l + 1] = offs[l] + count[l] as usize;
+        offs_a[l] = start;
+        offs_b[l] = start + count_a[l] as usize;
+        start += count[l] as usize;
     }
     let mut sorted = [0u16; 320];
-    for (s, &l) in lengths.iter().enumerate() {
-        let l = (l & 15) as usize;
-        if l != 0 {
-            if let Some(slot) = sorted.get_mut(offs[l]) {
-                *slot = s as u16;
+    for i in 0..n - half {
+        if i < half {
+            let la = (lengths[i] & 15) as usize;
+            if la != 0 {
+                if let Some(slot) = sorted.get_mut(offs_a[la]) {
+                    *slot = i as u16;
+                }
+                offs_a[la] += 1;
             }
-            offs[l] += 1;
+        }
+        let lb = (lengths[half + i] & 15) as usize;
+        if lb != 0 {
+            if let Some(slot) = sorted.get_mut(offs_b[lb]) {
+                *slot = (half + i) as u16;
+            }
+            offs_b[lb] += 1;
         }
     }
     let sorted = &sorted[..(total as usize).min(320)];
@@ -215,14 +265,14 @@ pub(crate) fn build(
         let len = (lengths[sym] & 15) as u32;
         code <<= len - cur_len;
         cur_len = len;
-        let (kind, value, extra) = meaning(sym);
+        let base = meaning.get(sym).copied().unwrap_or(entry(Kind::BadSym, 0, 0, 0));
         let rev = reverse15(code, len);
         if len <= root {
             if filled == 0 {
                 filled = len;
             }
             grow(&mut table[..root_size], &mut filled, len);
-            table[rev] = entry(kind, value, extra, len);
+            table[rev] = base | len;
         } else {
             if filled == 0 {
                 filled = root;
@@ -254,7 +304,7 @@ pub(crate) fn build(
             }
             // Only long codes need the count of codes still to place (for sub-table sizes).
             remaining[len as usize] -= 1;
-            let e = entry(kind, value, extra, len - root);
+            let e = base | (len - root);
             let mut i = rev >> root;
             while i < 1 << sub_bits {
                 table[sub_off + i] = e;
@@ -305,8 +355,8 @@ pub(crate) fn fixed_tables() -> &'static FixedTables {
         let ll = idxd_hw::aecs::fixed_ll_lengths();
         let dist = [5u8; 32];
         // Both codes are complete by construction.
-        let _ = build(&ll, LL_ROOT, &mut t.ll, ll_symbol);
-        let _ = build(&dist, DIST_ROOT, &mut t.dist, dist_symbol);
+        let _ = build(&ll, LL_ROOT, &mut t.ll, &LL_MEANING);
+        let _ = build(&dist, DIST_ROOT, &mut t.dist, &DIST_MEANING);
         t
     })
 }
@@ -329,19 +379,19 @@ mod tests {
     #[test]
     fn shapes_and_errors() {
         let mut t = [0u32; LL_TABLE];
-        assert_eq!(build(&[1, 1], LL_ROOT, &mut t, ll_symbol), Ok(Shape::Complete));
-        assert_eq!(build(&[1, 0], LL_ROOT, &mut t, ll_symbol), Ok(Shape::Single));
-        assert_eq!(build(&[0, 0], LL_ROOT, &mut t, ll_symbol), Ok(Shape::Empty));
+        assert_eq!(build(&[1, 1], LL_ROOT, &mut t, &LL_MEANING), Ok(Shape::Complete));
+        assert_eq!(build(&[1, 0], LL_ROOT, &mut t, &LL_MEANING), Ok(Shape::Single));
+        assert_eq!(build(&[0, 0], LL_ROOT, &mut t, &LL_MEANING), Ok(Shape::Empty));
         assert_eq!(
-            build(&[1, 1, 1], LL_ROOT, &mut t, ll_symbol),
+            build(&[1, 1, 1], LL_ROOT, &mut t, &LL_MEANING),
             Err(TreeError::OverSubscribed)
         );
         assert_eq!(
-            build(&[2, 2, 2], LL_ROOT, &mut t, ll_symbol),
+            build(&[2, 2, 2], LL_ROOT, &mut t, &LL_MEANING),
             Err(TreeError::Incomplete)
         );
         assert_eq!(
-            build(&[2, 0], LL_ROOT, &mut t, ll_symbol),
+            build(&[2, 0], LL_ROOT, &mut t, &LL_MEANING),
             Err(TreeError::Incomplete)
         );
     }
@@ -368,7 +418,7 @@ mod tests {
         let mut lens: Vec<u8> = (1..=15).collect();
         lens.push(15);
         let mut t = [0u32; LL_TABLE];
-        assert_eq!(build(&lens, LL_ROOT, &mut t, ll_symbol), Ok(Shape::Complete));
+        assert_eq!(build(&lens, LL_ROOT, &mut t, &LL_MEANING), Ok(Shape::Complete));
         let codes = idxd_hw::aecs::canonical_codes(&lens).unwrap();
         for (sym, c) in codes.iter().enumerate() {
             let bits = c.reversed() as u64;
@@ -392,6 +442,6 @@ mod tests {
             *l = 15;
         }
         let mut t = [0u32; LL_TABLE];
-        assert_eq!(build(&lens, LL_ROOT, &mut t, ll_symbol), Ok(Shape::Complete));
+        assert_eq!(build(&lens, LL_ROOT, &mut t, &LL_MEANING), Ok(Shape::Complete));
     }
 }

@@ -181,8 +181,12 @@ mod tests {
                 })
                 .collect();
             let used: Vec<(u32, u16)> = {
-                let mut v: Vec<(u32, u16)> =
-                    freqs.iter().enumerate().filter(|(_, &f)| f > 0).map(|(s, &f)| (f, s as u16)).collect();
+                let mut v: Vec<(u32, u16)> = freqs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &f)| f > 0)
+                    .map(|(s, &f)| (f, s as u16))
+                    .collect();
                 v.sort_unstable();
                 v
             };

@@ -6,9 +6,9 @@ use idxd_hw::{AnalyticsError, DecompressFlags};
 use super::bitreader::{BitReader, Truncated};
 use super::checksum::CrcKind;
 use super::huffdec::{
-    build, cl_symbol, dist_symbol, e_bits, e_extra, e_kind, e_value, fixed_tables, ll_symbol, Shape,
-    TreeError, CL_ROOT, CL_TABLE, DIST_ROOT, DIST_TABLE, K_BAD_SYM, K_DIST, K_EOB, K_LEN, K_LIT, K_SUB,
-    LL_ROOT, LL_TABLE,
+    build, e_bits, e_extra, e_kind, e_value, fixed_tables, Shape, TreeError, CL_MEANING, CL_ROOT, CL_TABLE,
+    DIST_MEANING, DIST_ROOT, DIST_TABLE, K_BAD_SYM, K_DIST, K_EOB, K_LEN, K_LIT, K_SUB, LL_MEANING, LL_ROOT,
+    LL_TABLE,
 };
 use super::output::{copy_match, push, Output, Side, SCRATCH};
 use super::tables::{CL_ORDER, WINDOW};
@@ -260,7 +260,7 @@ fn dynamic_header(br: &mut BitReader<'_>, ll: &mut [u32], dist: &mut [u32]) -> R
         cl_len[s] = br.read(3)? as u8;
     }
     let mut cl = [0u32; CL_TABLE];
-    match build(&cl_len, CL_ROOT, &mut cl, cl_symbol) {
+    match build(&cl_len, CL_ROOT, &mut cl, &CL_MEANING) {
         Ok(Shape::Complete | Shape::Single) => {}
         Ok(Shape::Empty) | Err(_) => return Err(err(AnalyticsError::BadClCodeLengths)),
     }
@@ -269,7 +269,8 @@ fn dynamic_header(br: &mut BitReader<'_>, ll: &mut [u32], dist: &mut [u32]) -> R
     let mut lens = [0u8; 286 + 30];
     let mut i = 0;
     while i < total {
-        br.refill()?;
+        // A code-length symbol takes at most 7 + 7 bits.
+        br.ensure(14)?;
         let e = cl[(br.peek() & ((1 << CL_ROOT) - 1)) as usize];
         br.consume(e_bits(e));
         if e_kind(e) != K_LIT {
@@ -294,7 +295,10 @@ fn dynamic_header(br: &mut BitReader<'_>, ll: &mut [u32], dist: &mut [u32]) -> R
                 AnalyticsError::BadDistCodeLengths
             }));
         }
-        lens[i..i + run].fill(value);
+        // The lengths start out zero and are written once, in order: zero runs need no store.
+        if value != 0 {
+            lens[i..i + run].fill(value);
+        }
         i += run;
     }
 
@@ -305,13 +309,13 @@ fn dynamic_header(br: &mut BitReader<'_>, ll: &mut [u32], dist: &mut [u32]) -> R
     if ll_lens[256] == 0 {
         return Err(err(AnalyticsError::BadLlCodeLengths));
     }
-    match build(ll_lens, LL_ROOT, ll, ll_symbol) {
+    match build(ll_lens, LL_ROOT, ll, &LL_MEANING) {
         Ok(_) => {}
         Err(TreeError::OverSubscribed | TreeError::Incomplete) => {
             return Err(err(AnalyticsError::BadLlCodeLengths))
         }
     }
-    match build(dist_lens, DIST_ROOT, dist, dist_symbol) {
+    match build(dist_lens, DIST_ROOT, dist, &DIST_MEANING) {
         Ok(_) => Ok(()),
         Err(_) => Err(err(AnalyticsError::BadDistCodeLengths)),
     }

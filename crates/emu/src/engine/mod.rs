@@ -5,18 +5,23 @@
 //! panics and no unbounded loops on any input, and nothing read or written outside the
 //! slices given.
 //!
-//! - [`compress`]: the compress operation (0x43) driven by a compress AECS: LZ77 with a 4 KiB
-//!   window, Huffman codes from the AECS tables, accumulator bits first, end processing,
-//!   flush, statistics mode, error 25 when the output does not fit.
-//! - [`dynamic_aecs`] / [`CompressAecs::fixed`](idxd_hw::CompressAecs::fixed): the AECSes of
-//!   IAA 1.0 dynamic mode (statistics pass, software-built length-limited codes and header)
-//!   and of fixed mode; [`compress_page_fixed`] and [`compress_page_dynamic`] do a whole page.
-//! - [`decompress`]: the decompress operation (0x42), a complete RFC 1951 inflater with the
-//!   hardware's 4 KiB history (error 17 beyond it) and its analytics error codes.
-//! - [`crc64`]: the CRC64 operation (0x44).
-//! - [`crc32`], [`crc32c`], [`xor16`]: the checksums the records carry.
+//! - [`compress`](crate::engine::compress): the compress operation (0x43) driven by a
+//!   compress AECS: LZ77 with a 4 KiB window, Huffman codes from the AECS tables, accumulator
+//!   bits first, end processing, flush, statistics mode, error 25 when the output does not fit.
+//! - [`dynamic_aecs`](crate::engine::dynamic_aecs) and
+//!   [`CompressAecs::fixed`](idxd_hw::CompressAecs::fixed): the AECSes of IAA 1.0 dynamic
+//!   mode (statistics pass, software-built length-limited codes and header) and of fixed mode;
+//!   [`compress_page_fixed`](crate::engine::compress_page_fixed) and
+//!   [`compress_page_dynamic`](crate::engine::compress_page_dynamic) do a whole page.
+//! - [`decompress`](crate::engine::decompress): the decompress operation (0x42), a complete
+//!   RFC 1951 inflater with the hardware's 4 KiB history (error 17 beyond it) and its analytics
+//!   error codes.
+//! - [`crc64`](crate::engine::crc64): the CRC64 operation (0x44).
+//! - [`crc32`](crate::engine::crc32), [`crc32c`](crate::engine::crc32c),
+//!   [`xor16`](crate::engine::xor16): the checksums the records carry.
 //!
-//! Errors are [`EngineError`]s, which map one-to-one onto a record's status and error code.
+//! Errors are [`EngineError`](crate::engine::EngineError)s, which map one-to-one onto a
+//! record's status and error code.
 //!
 //! ```
 //! use idxd_emu::engine::{compress_page_fixed, decompress};
