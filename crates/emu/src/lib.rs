@@ -1,13 +1,20 @@
 //! `idxd-emu`: the software DSA/IAA device.
 //!
-//! This crate currently holds the IAA compression engine ([`engine`]); the register-level
-//! device model lands on top of it.
+//! A register-level emulator of Intel's DSA and IAA: BAR0 registers and the command state
+//! machine, WQs and portals with MOVDIR64B/ENQCMD semantics, engines (threads or inline),
+//! an IOMMU through which every device access is translated and checked, the DSA and IAA
+//! operations (with a 4 KiB-window deflate engine that reports the hardware's error codes),
+//! deterministic fault injection and counters. Drivers cannot tell it from the part except by
+//! speed; it is the only DSA/IAA CI has.
 
 /// The IAA compression engine: deflate, CRC and checksums with the hardware's semantics.
 pub mod engine;
 
+pub mod device;
 pub mod error;
+pub mod inject;
 pub mod iommu;
 pub mod ops;
+pub mod testkit;
 
 pub use error::EmuError;
