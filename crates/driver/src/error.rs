@@ -1,0 +1,160 @@
+//! The driver's error type.
+
+use std::path::PathBuf;
+
+use idxd_hw::regs::{CmdError, Command, ResetType};
+
+/// Everything the driver can report.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// A sysfs or device file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A sysfs attribute had a value the driver cannot parse.
+    #[error("{path}: unexpected content {content:?}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What it held.
+        content: String,
+    },
+    /// VFIO is not available or refused the device.
+    #[error("vfio: {0}")]
+    Vfio(String),
+    /// The device's IOMMU group holds devices not bound to vfio-pci.
+    #[error("IOMMU group {group} is not viable: every device in it must be bound to vfio-pci ({detail})")]
+    GroupNotViable {
+        /// Group number.
+        group: u32,
+        /// What the kernel said.
+        detail: String,
+    },
+    /// The CPU lacks an instruction the portal needs.
+    #[error("this CPU lacks {instruction} (CPUID.7.0:ECX bit {bit}), needed to submit to {wq}")]
+    CpuLacks {
+        /// MOVDIR64B or ENQCMD.
+        instruction: &'static str,
+        /// The CPUID bit.
+        bit: u32,
+        /// The WQ it was needed for.
+        wq: String,
+    },
+    /// A device command failed: the CMDSTS code, and the configuration field it points at.
+    #[error("{command} failed: {code}{}", field.as_ref().map(|f| format!(" (offending field: {f})")).unwrap_or_default())]
+    Command {
+        /// The command.
+        command: Command,
+        /// CMDSTS error.
+        code: CmdError,
+        /// The configuration field the error points at, when one does.
+        field: Option<String>,
+    },
+    /// A command set CMDSTS to an error byte the hardware does not define.
+    #[error("{command} failed with undefined CMDSTS error {code:#x}")]
+    CommandRaw {
+        /// The command.
+        command: Command,
+        /// The raw byte.
+        code: u8,
+    },
+    /// A configuration the device cannot take.
+    #[error("invalid configuration: {field}: {reason}")]
+    Config {
+        /// The field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The device halted.
+    #[error("device halted (needs {reset:?} reset)")]
+    Halted {
+        /// What the device says it needs.
+        reset: ResetType,
+    },
+    /// Waiting for the device took too long.
+    #[error("timed out after {ms} ms waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: &'static str,
+        /// How long.
+        ms: u64,
+    },
+    /// A WQ has no room (shared WQ kept answering retry, or no credits left).
+    #[error("WQ {wq} is full")]
+    QueueFull {
+        /// The WQ.
+        wq: String,
+    },
+    /// DMA memory could not be obtained or mapped.
+    #[error("DMA memory: {0}")]
+    Dma(String),
+    /// A descriptor could not be built.
+    #[error(transparent)]
+    Build(#[from] idxd_hw::BuildError),
+    /// An operation this backing does not offer.
+    #[error("{0} is not supported by this backing")]
+    Unsupported(&'static str),
+    /// A PCI address that is not `dddd:bb:dd.f`.
+    #[error("invalid PCI address {bdf:?}: expected dddd:bb:dd.f in hex (e.g. 0000:6a:01.0)")]
+    InvalidBdf {
+        /// What was given.
+        bdf: String,
+    },
+    /// No PCI function at that address.
+    #[error("no PCI function {bdf}: {} does not exist", path.display())]
+    NoDevice {
+        /// The address.
+        bdf: String,
+        /// The sysfs path looked for.
+        path: PathBuf,
+    },
+    /// The PCI function is not a DSA or an IAA.
+    #[error("{bdf} ({vendor:04x}:{device:04x}) is not a DSA or IAA this driver knows")]
+    NotAccelerator {
+        /// The address.
+        bdf: String,
+        /// Its vendor id.
+        vendor: u16,
+        /// Its device id.
+        device: u16,
+    },
+    /// The PCI function is bound to another driver than the one needed.
+    #[error("{bdf} is bound to {}, not {expected}{}", actual.as_deref().unwrap_or("no driver"),
+        if actual.is_none() && *expected == "vfio-pci" { " (is the vfio-pci module loaded?)" } else { "" })]
+    WrongDriver {
+        /// The address.
+        bdf: String,
+        /// The driver needed.
+        expected: &'static str,
+        /// The driver it has.
+        actual: Option<String>,
+    },
+    /// An ioctl failed.
+    #[error("{ioctl} on {}: {source}", path.display())]
+    Ioctl {
+        /// The ioctl's name.
+        ioctl: &'static str,
+        /// The file it was issued on.
+        path: PathBuf,
+        /// What the kernel said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The emulator refused something.
+    #[cfg(feature = "emu")]
+    #[error(transparent)]
+    Emu(#[from] idxd_emu::EmuError),
+}
+
+impl DriverError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        DriverError::Io { path: path.into(), source }
+    }
+}
