@@ -20,10 +20,8 @@ fn data() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(any::<u8>(), 0..3000),
         (prop::collection::vec(any::<u8>(), 1..24), 1..300usize).prop_map(|(p, n)| p.repeat(n)),
         prop::collection::vec(0u8..4, 0..6000),
-        prop::collection::vec((any::<u8>(), 1..300usize), 0..40).prop_map(|runs| runs
-            .into_iter()
-            .flat_map(|(b, n)| std::iter::repeat(b).take(n))
-            .collect()),
+        prop::collection::vec((any::<u8>(), 1..300usize), 0..40)
+            .prop_map(|runs| runs.into_iter().flat_map(|(b, n)| vec![b; n]).collect()),
     ]
 }
 

@@ -164,10 +164,10 @@ mod tests {
             match s {
                 16 => {
                     let p = *out.last().unwrap();
-                    out.extend(std::iter::repeat(p).take(3 + e as usize));
+                    out.extend(vec![p; 3 + e as usize]);
                 }
-                17 => out.extend(std::iter::repeat(0).take(3 + e as usize)),
-                18 => out.extend(std::iter::repeat(0).take(11 + e as usize)),
+                17 => out.extend(vec![0; 3 + e as usize]),
+                18 => out.extend(vec![0; 11 + e as usize]),
                 l => out.push(l),
             }
         }

@@ -86,8 +86,8 @@ mod tests {
 
     #[test]
     fn length_symbols_cover_every_length() {
-        for len in 3..=MAX_MATCH {
-            let s = LEN_SYM[len] as usize;
+        for (len, &sym) in LEN_SYM.iter().enumerate().skip(3) {
+            let s = sym as usize;
             let base = LEN_BASE[s] as usize;
             assert!(len >= base && len - base < (1 << LEN_EXTRA[s]), "len {len}");
         }
@@ -98,8 +98,8 @@ mod tests {
 
     #[test]
     fn distance_symbols_cover_the_window() {
-        for d in 1..=WINDOW {
-            let s = DIST_SYM[d] as usize;
+        for (d, &sym) in DIST_SYM.iter().enumerate().skip(1) {
+            let s = sym as usize;
             let base = DIST_BASE[s] as usize;
             assert!(d >= base && d - base < (1 << DIST_EXTRA[s]), "dist {d}");
         }
