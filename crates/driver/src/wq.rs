@@ -141,6 +141,29 @@ impl Wq {
         })
     }
 
+    /// A WQ that no [`crate::Device`] of this driver manages: a WQ owned by the kernel's idxd
+    /// driver, reached through its character device (portal offset 0). There are no device
+    /// registers behind it, so no health checks: a halt shows up as timeouts.
+    pub fn unmanaged(
+        backing: Arc<dyn DeviceBacking>,
+        id: u16,
+        portal_kind: PortalKind,
+        limits: Limits,
+        size: u32,
+    ) -> Result<Self, DriverError> {
+        Wq::new(WqParams {
+            id,
+            name: backing.describe(),
+            backing,
+            portal: 0,
+            portal_kind,
+            limits,
+            size,
+            device: Weak::new(),
+            halted: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -227,7 +250,16 @@ impl Wq {
     ) -> Result<Ticket, DriverError> {
         self.check_usable()?;
         let mut g = self.lock();
-        let slot = self.take_slot(&mut g)?;
+        self.submit_locked(&mut g, build, batch)
+    }
+
+    fn submit_locked(
+        &self,
+        g: &mut Inner,
+        build: impl FnOnce(u64) -> Result<DescBytes, DriverError>,
+        batch: Option<(DmaBuf, DmaBuf, usize)>,
+    ) -> Result<Ticket, DriverError> {
+        let slot = self.take_slot(g)?;
         let rec_iova = g.slots[slot].rec.iova();
         let desc = match build(rec_iova) {
             Ok(d) => d,
@@ -241,18 +273,19 @@ impl Wq {
         g.next += 1;
         g.slots[slot].busy = Some(t);
         g.slots[slot].batch = batch;
+        let undo = |g: &mut Inner| {
+            g.slots[slot].busy = None;
+            g.slots[slot].batch = None;
+            g.free.push(slot);
+        };
         match self.portal_write(&desc) {
             Ok(Enqueued::Accepted) => Ok(t),
             Ok(Enqueued::Retry) => {
-                g.slots[slot].busy = None;
-                g.slots[slot].batch = None;
-                g.free.push(slot);
+                undo(g);
                 Err(DriverError::QueueFull { wq: self.name.clone() })
             }
             Err(e) => {
-                g.slots[slot].busy = None;
-                g.slots[slot].batch = None;
-                g.free.push(slot);
+                undo(g);
                 Err(e)
             }
         }
@@ -308,6 +341,107 @@ impl Wq {
             },
             Some((list, recs, n)),
         )
+    }
+
+    /// Submits several IAA operations taking the WQ lock once: one result per operation (a
+    /// failure does not stop the others). The runtime's per-batch submission path.
+    pub fn submit_iaa_many(&self, ops: &[IaaOp], s: &Submit) -> Vec<Result<Ticket, DriverError>> {
+        if self.kind != DeviceKind::Iaa {
+            return ops.iter().map(|_| Err(DriverError::Unsupported("IAA operations on a DSA WQ"))).collect();
+        }
+        if self.check_usable().is_err() {
+            return ops.iter().map(|_| Err(self.halted_error())).collect();
+        }
+        let s = self.submit_for(s);
+        let mut g = self.lock();
+        ops.iter()
+            .map(|op| {
+                self.submit_locked(
+                    &mut g,
+                    |rec| Ok(DescBytes(op.build(&Submit { completion_addr: rec, ..s }, &self.limits)?.to_bytes())),
+                    None,
+                )
+            })
+            .collect()
+    }
+
+    fn halted_error(&self) -> DriverError {
+        DriverError::Halted { reset: idxd_hw::regs::ResetType::Software }
+    }
+
+    /// Waits for several requests, reaping with one lock per polling round; one result per
+    /// ticket, in the order given.
+    pub fn wait_many(&self, tickets: &[Ticket], timeout: Duration) -> Vec<Result<Completion, DriverError>> {
+        let mut out: Vec<Option<Result<Completion, DriverError>>> = (0..tickets.len()).map(|_| None).collect();
+        let start = Instant::now();
+        let mut last_check = start;
+        let mut spins = 0u32;
+        loop {
+            let mut pending = 0;
+            {
+                let mut g = self.lock();
+                self.reap_locked(&mut g);
+                for (i, t) in tickets.iter().enumerate() {
+                    if out[i].is_some() {
+                        continue;
+                    }
+                    if let Some(pos) = g.ready.iter().position(|c| c.ticket == *t) {
+                        out[i] = g.ready.remove(pos).map(Ok);
+                    } else if !g.slots.iter().any(|s| s.busy == Some(*t)) {
+                        out[i] = Some(Err(DriverError::Config {
+                            field: "ticket".into(),
+                            reason: format!("{t:?} is not in flight on {}", self.name),
+                        }));
+                    } else {
+                        pending += 1;
+                    }
+                }
+            }
+            if pending == 0 {
+                return out.into_iter().map(|r| r.expect("every ticket resolved")).collect();
+            }
+            let now = Instant::now();
+            if now.duration_since(last_check) >= Duration::from_millis(1) {
+                last_check = now;
+                if let Some(dev) = self.device.upgrade() {
+                    if let Err(e) = dev.check_health() {
+                        let again = |e: &DriverError| match e {
+                            DriverError::Halted { reset } => DriverError::Halted { reset: *reset },
+                            other => DriverError::Config { field: "device health".into(), reason: other.to_string() },
+                        };
+                        // Abandoned requests were queued as completions: pick them up next round;
+                        // requests still pending get the error.
+                        let mut g = self.lock();
+                        self.reap_locked(&mut g);
+                        for (i, t) in tickets.iter().enumerate() {
+                            if out[i].is_none() {
+                                out[i] = match g.ready.iter().position(|c| c.ticket == *t) {
+                                    Some(pos) => g.ready.remove(pos).map(Ok),
+                                    None => Some(Err(again(&e))),
+                                };
+                            }
+                        }
+                        return out.into_iter().map(|r| r.expect("every ticket resolved")).collect();
+                    }
+                }
+            }
+            if now.duration_since(start) >= timeout {
+                return out
+                    .into_iter()
+                    .map(|r| {
+                        r.unwrap_or(Err(DriverError::Timeout { what: "a completion record", ms: timeout.as_millis() as u64 }))
+                    })
+                    .collect();
+            }
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else if spins < 256 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(20));
+            }
+        }
     }
 
     /// Collects every request that has completed, in whatever order the device finished them.
