@@ -25,6 +25,7 @@
 
 pub mod asynch;
 pub mod codec;
+pub mod corpus;
 pub mod dsa;
 pub mod error;
 pub mod iaa;

@@ -1,0 +1,130 @@
+//! The asynchronous queue and the DSA operations.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use idxd_emu::device::EmuConfig;
+use idxd_runtime::{
+    Algorithm, AsyncCompressor, Callback, DeviceSpec, DsaOutput, DsaRequest, IaaMode, RuntimeBuilder,
+};
+
+fn page(i: usize) -> Vec<u8> {
+    format!("page {i}: the quick brown fox jumps over the lazy dog. ").bytes().cycle().take(4096).collect()
+}
+
+#[test]
+fn async_queue_completes_every_request_by_callback() {
+    for alg in [Algorithm::Lz4, Algorithm::Iaa(IaaMode::Fixed)] {
+        let rt = RuntimeBuilder::new().algorithm(alg).build().unwrap();
+        let q = AsyncCompressor::new(&rt, 2, 64);
+        let (tx, rx) = mpsc::channel();
+        let mut sync_done = 0;
+        for i in 0..500 {
+            let tx = tx.clone();
+            let cb: Callback = Box::new(move |src, res| tx.send((src, res)).unwrap());
+            if let Err((src, cb)) = q.submit(page(i), 4096, cb) {
+                // Queue full: the caller does it synchronously.
+                let mut out = vec![0u8; 4096];
+                let r = rt.context().compress(&[&src], &mut [&mut out]);
+                cb(src, r[0].clone().map(|n| out[..n].to_vec()));
+                sync_done += 1;
+            }
+        }
+        drop(tx);
+        q.shutdown();
+        let mut ctx = rt.context();
+        let mut n = 0;
+        for (src, res) in rx.iter() {
+            let comp = res.unwrap();
+            let mut back = vec![0u8; 4096];
+            assert_eq!(ctx.decompress(&[&comp], &mut [&mut back])[0], Ok(4096));
+            assert_eq!(back, src);
+            n += 1;
+        }
+        assert_eq!(n, 500, "{alg}: {sync_done} done synchronously");
+    }
+}
+
+#[test]
+fn a_full_queue_hands_the_request_back() {
+    let rt = RuntimeBuilder::new().algorithm(Algorithm::Lz4).build().unwrap();
+    let gate = Arc::new(Mutex::new(()));
+    let hold = gate.lock().unwrap();
+    let q = AsyncCompressor::new(&rt, 1, 2);
+    let mut refused = 0;
+    for i in 0..10 {
+        let g = gate.clone();
+        let cb: Callback = Box::new(move |_, _| drop(g.lock()));
+        if q.submit(page(i), 4096, cb).is_err() {
+            refused += 1;
+        }
+    }
+    // One request is with the worker (blocked in its callback), two are queued.
+    assert!(refused >= 7, "{refused}");
+    drop(hold);
+    q.shutdown();
+}
+
+#[test]
+fn dsa_operations_on_device_match_software() {
+    let dev = RuntimeBuilder::new()
+        .dsa_device(DeviceSpec::Emulated { profile: "dsa-spr".into(), config: EmuConfig::default() })
+        .build()
+        .unwrap();
+    let sw = RuntimeBuilder::new().build().unwrap();
+    let mut on_dev = dev.dsa_context().unwrap();
+    let mut soft = sw.dsa_context().unwrap();
+    assert!(on_dev.is_device() && !soft.is_device());
+    let a = page(1);
+    let mut b = a.clone();
+    b[1234] ^= 1;
+    let zero = vec![0u8; 4096];
+    let same: Vec<u8> = 0x0102_0304_0506_0708u64.to_le_bytes().iter().cycle().take(4096).copied().collect();
+    let run = |ctx: &mut idxd_runtime::DsaContext| {
+        let mut copy = vec![0u8; 4096];
+        let mut fill = vec![0u8; 4096];
+        let out = {
+            let mut reqs = vec![
+                DsaRequest::Copy { src: &a, dst: &mut copy },
+                DsaRequest::Fill { dst: &mut fill, pattern: 0xfeed },
+                DsaRequest::Compare { a: &a, b: &b },
+                DsaRequest::Compare { a: &a, b: &a },
+                DsaRequest::Crc32c { src: &a, seed: 0 },
+                DsaRequest::SameFilled { page: &zero },
+                DsaRequest::SameFilled { page: &same },
+                DsaRequest::SameFilled { page: &a },
+            ];
+            ctx.run(&mut reqs)
+        };
+        (out, copy, fill)
+    };
+    let (d, dc, df) = run(&mut on_dev);
+    let (s, sc, sf) = run(&mut soft);
+    assert_eq!(d, s);
+    assert_eq!((dc, df), (sc, sf));
+    assert_eq!(d[2], Ok(DsaOutput::Compared(Some(1234))));
+    assert_eq!(d[5], Ok(DsaOutput::SameFilled(Some(0))));
+    assert_eq!(d[6], Ok(DsaOutput::SameFilled(Some(0x0102_0304_0506_0708))));
+    assert_eq!(d[7], Ok(DsaOutput::SameFilled(None)));
+    // Bad requests get their own error, the rest still run.
+    let mut dst = vec![0u8; 10];
+    let mut reqs = vec![DsaRequest::Copy { src: &a, dst: &mut dst }, DsaRequest::Crc32c { src: &a, seed: 0 }];
+    let r = on_dev.run(&mut reqs);
+    assert_eq!(r[0].as_ref().unwrap_err().kind, idxd_runtime::ErrorKind::InvalidRequest);
+    assert_eq!(r[1], d[4]);
+}
+
+#[test]
+fn stats_count_requests_bytes_and_latency() {
+    let rt = RuntimeBuilder::new().algorithm(Algorithm::Zstd { level: 1 }).build().unwrap();
+    let mut ctx = rt.context();
+    let pages: Vec<Vec<u8>> = (0..16).map(page).collect();
+    let srcs: Vec<&[u8]> = pages.iter().map(|p| p.as_slice()).collect();
+    let mut outs = vec![vec![0u8; 4096]; 16];
+    let mut dsts: Vec<&mut [u8]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    let r = ctx.compress(&srcs, &mut dsts);
+    let total: usize = r.iter().map(|x| *x.as_ref().unwrap()).sum();
+    let s = rt.stats().get("zstd/compress");
+    assert_eq!((s.requests, s.bytes_in, s.bytes_out), (16, 16 * 4096, total as u64));
+    assert!(s.latency_quantile_ns(0.5) > 0);
+}
