@@ -15,11 +15,23 @@ use idxd::hw::completion::{dsa_rec_off as r, IAA_CRC64_RESULT_OFFSET};
 use idxd::hw::desc::{dsa_off as d, DWORD0_RSVD_MASK, PASID_MASK, PRIV_BIT};
 use idxd::hw::flags::FLAGS_MASK;
 use idxd::hw::status::{STATUS_FAULT_ON_WRITE, STATUS_MASK};
-use idxd::hw::{DescFlags, DsaCompletion, DsaDesc, DsaOpcode, DsaStatus, IaaCompletion, IaaDesc, IaaOpcode, IaaStatus};
+use idxd::hw::{
+    DescFlags, DsaCompletion, DsaDesc, DsaOpcode, DsaStatus, IaaCompletion, IaaDesc, IaaOpcode, IaaStatus,
+};
 
 const HEADER: &str = "/usr/include/linux/idxd.h";
-const STRUCTS: [&str; 4] = ["dsa_hw_desc", "iax_hw_desc", "dsa_completion_record", "iax_completion_record"];
-const ENUMS: [&str; 4] = ["dsa_opcode", "iax_opcode", "dsa_completion_status", "iax_completion_status"];
+const STRUCTS: [&str; 4] = [
+    "dsa_hw_desc",
+    "iax_hw_desc",
+    "dsa_completion_record",
+    "iax_completion_record",
+];
+const ENUMS: [&str; 4] = [
+    "dsa_opcode",
+    "iax_opcode",
+    "dsa_completion_status",
+    "iax_completion_status",
+];
 
 /// A field as the header declares it.
 struct Field {
@@ -28,7 +40,10 @@ struct Field {
 }
 
 fn body_of<'a>(text: &'a str, opener: &str) -> &'a str {
-    let start = text.find(opener).unwrap_or_else(|| panic!("{opener} not found in {HEADER}")) + opener.len();
+    let start = text
+        .find(opener)
+        .unwrap_or_else(|| panic!("{opener} not found in {HEADER}"))
+        + opener.len();
     let mut depth = 1;
     for (i, ch) in text[start..].char_indices() {
         match ch {
@@ -71,7 +86,10 @@ fn struct_fields(text: &str, name: &str) -> Vec<Field> {
         };
         let decl = decl.split('[').next().unwrap_or(decl).trim();
         let ident = decl.split_whitespace().last().expect("a declarator");
-        fields.push(Field { name: ident.to_string(), bits });
+        fields.push(Field {
+            name: ident.to_string(),
+            bits,
+        });
     }
     fields
 }
@@ -101,14 +119,26 @@ fn rust_facts() -> BTreeMap<String, u64> {
     };
     put("size dsa_hw_desc".into(), std::mem::size_of::<DsaDesc>() as u64);
     put("size iax_hw_desc".into(), std::mem::size_of::<IaaDesc>() as u64);
-    put("size dsa_completion_record".into(), std::mem::size_of::<DsaCompletion>() as u64);
-    put("size iax_completion_record".into(), std::mem::size_of::<IaaCompletion>() as u64);
+    put(
+        "size dsa_completion_record".into(),
+        std::mem::size_of::<DsaCompletion>() as u64,
+    );
+    put(
+        "size iax_completion_record".into(),
+        std::mem::size_of::<IaaCompletion>() as u64,
+    );
 
     macro_rules! field {
         ($s:literal, $c:literal, $ty:ty, $f:ident) => {{
             let v: $ty = Default::default();
-            put(concat!("off ", $s, ".", $c).to_string(), std::mem::offset_of!($ty, $f) as u64);
-            put(concat!("len ", $s, ".", $c).to_string(), std::mem::size_of_val(&v.$f) as u64);
+            put(
+                concat!("off ", $s, ".", $c).to_string(),
+                std::mem::offset_of!($ty, $f) as u64,
+            );
+            put(
+                concat!("len ", $s, ".", $c).to_string(),
+                std::mem::size_of_val(&v.$f) as u64,
+            );
         }};
     }
     let mut op = |s: &str, c: &str, off: usize, len: u64| {
@@ -166,18 +196,58 @@ fn rust_facts() -> BTreeMap<String, u64> {
     op("dsa_completion_record", "delta_rec_size", r::DELTA_REC_SIZE, 4);
     op("dsa_completion_record", "crc_val", r::CRC_VAL, 8);
     op("dsa_completion_record", "dif_chk_ref_tag", r::DIF_CHK_REF_TAG, 4);
-    op("dsa_completion_record", "dif_chk_app_tag_mask", r::DIF_CHK_APP_TAG_MASK, 2);
+    op(
+        "dsa_completion_record",
+        "dif_chk_app_tag_mask",
+        r::DIF_CHK_APP_TAG_MASK,
+        2,
+    );
     op("dsa_completion_record", "dif_chk_app_tag", r::DIF_CHK_APP_TAG, 2);
     op("dsa_completion_record", "dif_ins_res", r::DIF_INS_RES, 8);
     op("dsa_completion_record", "dif_ins_ref_tag", r::DIF_INS_REF_TAG, 4);
-    op("dsa_completion_record", "dif_ins_app_tag_mask", r::DIF_INS_APP_TAG_MASK, 2);
+    op(
+        "dsa_completion_record",
+        "dif_ins_app_tag_mask",
+        r::DIF_INS_APP_TAG_MASK,
+        2,
+    );
     op("dsa_completion_record", "dif_ins_app_tag", r::DIF_INS_APP_TAG, 2);
-    op("dsa_completion_record", "dif_upd_src_ref_tag", r::DIF_UPD_SRC_REF_TAG, 4);
-    op("dsa_completion_record", "dif_upd_src_app_tag_mask", r::DIF_UPD_SRC_APP_TAG_MASK, 2);
-    op("dsa_completion_record", "dif_upd_src_app_tag", r::DIF_UPD_SRC_APP_TAG, 2);
-    op("dsa_completion_record", "dif_upd_dest_ref_tag", r::DIF_UPD_DEST_REF_TAG, 4);
-    op("dsa_completion_record", "dif_upd_dest_app_tag_mask", r::DIF_UPD_DEST_APP_TAG_MASK, 2);
-    op("dsa_completion_record", "dif_upd_dest_app_tag", r::DIF_UPD_DEST_APP_TAG, 2);
+    op(
+        "dsa_completion_record",
+        "dif_upd_src_ref_tag",
+        r::DIF_UPD_SRC_REF_TAG,
+        4,
+    );
+    op(
+        "dsa_completion_record",
+        "dif_upd_src_app_tag_mask",
+        r::DIF_UPD_SRC_APP_TAG_MASK,
+        2,
+    );
+    op(
+        "dsa_completion_record",
+        "dif_upd_src_app_tag",
+        r::DIF_UPD_SRC_APP_TAG,
+        2,
+    );
+    op(
+        "dsa_completion_record",
+        "dif_upd_dest_ref_tag",
+        r::DIF_UPD_DEST_REF_TAG,
+        4,
+    );
+    op(
+        "dsa_completion_record",
+        "dif_upd_dest_app_tag_mask",
+        r::DIF_UPD_DEST_APP_TAG_MASK,
+        2,
+    );
+    op(
+        "dsa_completion_record",
+        "dif_upd_dest_app_tag",
+        r::DIF_UPD_DEST_APP_TAG,
+        2,
+    );
     for alias in ["compr_flags", "decompr_flags"] {
         op("iax_hw_desc", alias, std::mem::offset_of!(IaaDesc, op_flags), 2);
     }
@@ -197,15 +267,30 @@ fn rust_facts() -> BTreeMap<String, u64> {
     field!("iax_hw_desc", "num_inputs", IaaDesc, num_inputs);
     field!("dsa_completion_record", "status", DsaCompletion, status);
     field!("dsa_completion_record", "rsvd", DsaCompletion, rsvd);
-    field!("dsa_completion_record", "bytes_completed", DsaCompletion, bytes_completed);
+    field!(
+        "dsa_completion_record",
+        "bytes_completed",
+        DsaCompletion,
+        bytes_completed
+    );
     field!("dsa_completion_record", "fault_addr", DsaCompletion, fault_addr);
     field!("dsa_completion_record", "op_specific", DsaCompletion, op_specific);
     field!("iax_completion_record", "status", IaaCompletion, status);
     field!("iax_completion_record", "error_code", IaaCompletion, error_code);
     field!("iax_completion_record", "rsvd", IaaCompletion, rsvd);
-    field!("iax_completion_record", "bytes_completed", IaaCompletion, bytes_completed);
+    field!(
+        "iax_completion_record",
+        "bytes_completed",
+        IaaCompletion,
+        bytes_completed
+    );
     field!("iax_completion_record", "fault_addr", IaaCompletion, fault_addr);
-    field!("iax_completion_record", "invalid_flags", IaaCompletion, invalid_flags);
+    field!(
+        "iax_completion_record",
+        "invalid_flags",
+        IaaCompletion,
+        invalid_flags
+    );
     field!("iax_completion_record", "rsvd2", IaaCompletion, rsvd2);
     field!("iax_completion_record", "output_size", IaaCompletion, output_size);
     field!("iax_completion_record", "output_bits", IaaCompletion, output_bits);
@@ -224,8 +309,14 @@ fn rust_facts() -> BTreeMap<String, u64> {
         put(format!("bit {s}.flags"), (4 << 32) | FLAGS_MASK as u64);
         put(format!("bit {s}.opcode"), (4 << 32) | !FLAGS_MASK as u64);
     }
-    put("bit dsa_completion_record.invalid_flags".into(), (16 << 32) | r::INVALID_FLAGS_MASK as u64);
-    put("bit dsa_completion_record.rsvd2".into(), (16 << 32) | !r::INVALID_FLAGS_MASK as u64);
+    put(
+        "bit dsa_completion_record.invalid_flags".into(),
+        (16 << 32) | r::INVALID_FLAGS_MASK as u64,
+    );
+    put(
+        "bit dsa_completion_record.rsvd2".into(),
+        (16 << 32) | !r::INVALID_FLAGS_MASK as u64,
+    );
     // Enumerators.
     let dsa_ops: &[(&str, DsaOpcode)] = &[
         ("DSA_OPCODE_NOOP", DsaOpcode::Noop),
@@ -366,7 +457,10 @@ fn rust_facts() -> BTreeMap<String, u64> {
         put(format!("define {n}"), v.bits() as u64);
     }
     put("define DSA_COMP_STATUS_MASK".into(), STATUS_MASK as u64);
-    put("define DSA_COMP_STATUS_WRITE".into(), STATUS_FAULT_ON_WRITE as u64);
+    put(
+        "define DSA_COMP_STATUS_WRITE".into(),
+        STATUS_FAULT_ON_WRITE as u64,
+    );
     // Not in the header, but checked by the emulator/driver: the CRC64 result sits in max/sum.
     assert_eq!(std::mem::offset_of!(IaaCompletion, max), IAA_CRC64_RESULT_OFFSET);
     m
@@ -399,11 +493,15 @@ fn c_program(text: &str) -> String {
     }
     for e in ENUMS {
         for name in enumerators(text, e) {
-            c.push_str(&format!("  printf(\"enum {name} %lld\\n\", (long long)({name}));\n"));
+            c.push_str(&format!(
+                "  printf(\"enum {name} %lld\\n\", (long long)({name}));\n"
+            ));
         }
     }
     for name in flag_defines(text) {
-        c.push_str(&format!("  printf(\"define {name} %lld\\n\", (long long)({name}));\n"));
+        c.push_str(&format!(
+            "  printf(\"define {name} %lld\\n\", (long long)({name}));\n"
+        ));
     }
     c.push_str("  return 0;\n}\n");
     c
@@ -416,7 +514,12 @@ fn layouts_opcodes_statuses_and_flags_match_linux_idxd_h() {
         return;
     };
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
-    if Command::new(&cc).arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
+    if Command::new(&cc)
+        .arg("--version")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
         eprintln!("SKIPPED: no C compiler `{cc}` (install gcc to run this check)");
         return;
     }
@@ -425,8 +528,17 @@ fn layouts_opcodes_statuses_and_flags_match_linux_idxd_h() {
     let src = dir.join("layout.c");
     let exe = dir.join("layout");
     std::fs::write(&src, c_program(&text)).unwrap();
-    let out = Command::new(&cc).args(["-std=gnu11", "-O0", "-o"]).arg(&exe).arg(&src).output().unwrap();
-    assert!(out.status.success(), "C compile failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(&cc)
+        .args(["-std=gnu11", "-O0", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "C compile failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = Command::new(&exe).output().unwrap();
     assert!(run.status.success());
     let printed = String::from_utf8(run.stdout).unwrap();
@@ -447,7 +559,12 @@ fn layouts_opcodes_statuses_and_flags_match_linux_idxd_h() {
     for key in expected.keys() {
         problems.push(format!("{key}: Rust expects it, the header does not have it"));
     }
-    assert!(problems.is_empty(), "{} mismatches:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} mismatches:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     assert!(checked > 250, "only {checked} facts compared");
     eprintln!("{checked} facts compared with {HEADER}: all match");
 }

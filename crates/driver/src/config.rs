@@ -96,7 +96,10 @@ pub struct DeviceConfig {
 }
 
 fn bad(field: impl Into<String>, reason: impl Into<String>) -> DriverError {
-    DriverError::Config { field: field.into(), reason: reason.into() }
+    DriverError::Config {
+        field: field.into(),
+        reason: reason.into(),
+    }
 }
 
 impl DeviceConfig {
@@ -151,10 +154,19 @@ impl DeviceConfig {
                 .find(|d| d.get("dev").and_then(|x| x.as_str()) == Some(name))
                 .ok_or_else(|| bad("dev", format!("no device {name} in the file")))?,
             None if devices.len() == 1 => &devices[0],
-            None => return Err(bad("dev", format!("{} devices in the file: name one", devices.len()))),
+            None => {
+                return Err(bad(
+                    "dev",
+                    format!("{} devices in the file: name one", devices.len()),
+                ))
+            }
         };
         let mut cfg = DeviceConfig::default();
-        let groups = pick.get("groups").and_then(|g| g.as_array()).cloned().unwrap_or_default();
+        let groups = pick
+            .get("groups")
+            .and_then(|g| g.as_array())
+            .cloned()
+            .unwrap_or_default();
         for g in &groups {
             let gname = g.get("dev").and_then(|x| x.as_str()).unwrap_or("group?");
             let id = suffix_id(gname).ok_or_else(|| bad(format!("{gname}.dev"), "expected groupD.G"))? as u8;
@@ -165,7 +177,11 @@ impl DeviceConfig {
                 .map(|a| {
                     a.iter()
                         .filter_map(|e| e.get("dev").and_then(|x| x.as_str()))
-                        .map(|n| suffix_id(n).map(|x| x as u8).ok_or_else(|| bad(format!("{gname}.grouped_engines"), n)))
+                        .map(|n| {
+                            suffix_id(n)
+                                .map(|x| x as u8)
+                                .ok_or_else(|| bad(format!("{gname}.grouped_engines"), n))
+                        })
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .transpose()?
@@ -173,11 +189,23 @@ impl DeviceConfig {
             cfg.groups.push(GroupConfig {
                 id,
                 engines,
-                read_buffers_reserved: num("read_buffers_reserved").or(num("tokens_reserved")).unwrap_or(0) as u8,
-                read_buffers_allowed: num("read_buffers_allowed").or(num("tokens_allowed")).map(|x| x as u8),
-                use_read_buffer_limit: num("use_read_buffer_limit").or(num("use_token_limit")).unwrap_or(0) != 0,
+                read_buffers_reserved: num("read_buffers_reserved")
+                    .or(num("tokens_reserved"))
+                    .unwrap_or(0) as u8,
+                read_buffers_allowed: num("read_buffers_allowed")
+                    .or(num("tokens_allowed"))
+                    .map(|x| x as u8),
+                use_read_buffer_limit: num("use_read_buffer_limit")
+                    .or(num("use_token_limit"))
+                    .unwrap_or(0)
+                    != 0,
             });
-            for w in g.get("grouped_workqueues").and_then(|w| w.as_array()).cloned().unwrap_or_default() {
+            for w in g
+                .get("grouped_workqueues")
+                .and_then(|w| w.as_array())
+                .cloned()
+                .unwrap_or_default()
+            {
                 let wname = w.get("dev").and_then(|x| x.as_str()).unwrap_or("wq?").to_string();
                 let wid = suffix_id(&wname).ok_or_else(|| bad(format!("{wname}.dev"), "expected wqD.Q"))?;
                 let wn = |k: &str| w.get(k).and_then(|x| x.as_u64());
@@ -219,22 +247,37 @@ impl DeviceConfig {
         let mut engine_owner = vec![None; caps.num_engines as usize];
         for (i, g) in self.groups.iter().enumerate() {
             if g.id >= caps.num_groups() {
-                return Err(bad(format!("group[{i}].id"), format!("{} >= {} groups", g.id, caps.num_groups())));
+                return Err(bad(
+                    format!("group[{i}].id"),
+                    format!("{} >= {} groups", g.id, caps.num_groups()),
+                ));
             }
             if self.groups[..i].iter().any(|h| h.id == g.id) {
-                return Err(bad(format!("group[{i}].id"), format!("group {} listed twice", g.id)));
+                return Err(bad(
+                    format!("group[{i}].id"),
+                    format!("group {} listed twice", g.id),
+                ));
             }
             for &e in &g.engines {
-                let slot = engine_owner
-                    .get_mut(e as usize)
-                    .ok_or_else(|| bad(format!("group {}.engines", g.id), format!("engine {e} >= {}", caps.num_engines)))?;
+                let slot = engine_owner.get_mut(e as usize).ok_or_else(|| {
+                    bad(
+                        format!("group {}.engines", g.id),
+                        format!("engine {e} >= {}", caps.num_engines),
+                    )
+                })?;
                 if let Some(other) = slot.replace(g.id) {
-                    return Err(bad(format!("group {}.engines", g.id), format!("engine {e} is also in group {other}")));
+                    return Err(bad(
+                        format!("group {}.engines", g.id),
+                        format!("engine {e} is also in group {other}"),
+                    ));
                 }
             }
             if let Some(a) = g.read_buffers_allowed {
                 if a > caps.total_read_buffers() && caps.total_read_buffers() > 0 {
-                    return Err(bad(format!("group {}.read_buffers_allowed", g.id), format!("{a} > {}", caps.total_read_buffers())));
+                    return Err(bad(
+                        format!("group {}.read_buffers_allowed", g.id),
+                        format!("{a} > {}", caps.total_read_buffers()),
+                    ));
                 }
             }
         }
@@ -242,7 +285,10 @@ impl DeviceConfig {
         for (i, w) in self.wqs.iter().enumerate() {
             let f = |k: &str| format!("wq {}.{k}", w.id);
             if w.id >= caps.num_wqs() {
-                return Err(bad(format!("wq[{i}].id"), format!("{} >= {} WQs", w.id, caps.num_wqs())));
+                return Err(bad(
+                    format!("wq[{i}].id"),
+                    format!("{} >= {} WQs", w.id, caps.num_wqs()),
+                ));
             }
             if self.wqs[..i].iter().any(|x| x.id == w.id) {
                 return Err(bad(format!("wq[{i}].id"), format!("WQ {} listed twice", w.id)));
@@ -251,7 +297,10 @@ impl DeviceConfig {
                 return Err(bad(f("group"), format!("group {} is not configured", w.group)));
             };
             if g.engines.is_empty() {
-                return Err(bad(format!("group {}.engines", g.id), "a group with WQs needs at least one engine"));
+                return Err(bad(
+                    format!("group {}.engines", g.id),
+                    "a group with WQs needs at least one engine",
+                ));
             }
             if w.size == 0 {
                 return Err(bad(f("size"), "must be at least 1"));
@@ -260,11 +309,19 @@ impl DeviceConfig {
             if !(1..=15).contains(&w.priority) {
                 return Err(bad(f("priority"), format!("{} is outside 1..=15", w.priority)));
             }
-            if w.max_transfer_shift.is_some_and(|s| s > caps.gencap.max_xfer_shift) {
-                return Err(bad(f("max_transfer_shift"), format!("above the device's {}", caps.gencap.max_xfer_shift)));
+            if w.max_transfer_shift
+                .is_some_and(|s| s > caps.gencap.max_xfer_shift)
+            {
+                return Err(bad(
+                    f("max_transfer_shift"),
+                    format!("above the device's {}", caps.gencap.max_xfer_shift),
+                ));
             }
             if w.max_batch_shift.is_some_and(|s| s > caps.gencap.max_batch_shift) {
-                return Err(bad(f("max_batch_shift"), format!("above the device's {}", caps.gencap.max_batch_shift)));
+                return Err(bad(
+                    f("max_batch_shift"),
+                    format!("above the device's {}", caps.gencap.max_batch_shift),
+                ));
             }
             if w.block_on_fault && !caps.gencap.block_on_fault {
                 return Err(bad(f("block_on_fault"), "the device does not support it"));
@@ -278,7 +335,10 @@ impl DeviceConfig {
             }
         }
         if total > caps.total_wq_size() as u32 {
-            return Err(bad("wq.size", format!("sizes add up to {total} > {} entries", caps.total_wq_size())));
+            return Err(bad(
+                "wq.size",
+                format!("sizes add up to {total} > {} entries", caps.total_wq_size()),
+            ));
         }
         Ok(())
     }
@@ -326,14 +386,66 @@ mod tests {
         let c = DeviceConfig::from_toml(t).unwrap();
         c.validate(&caps()).unwrap();
         let cases: Vec<(DeviceConfig, &str)> = vec![
-            (DeviceConfig { wqs: vec![WqConfig { size: 200, ..c.wqs[0].clone() }], ..c.clone() }, "wq.size"),
-            (DeviceConfig { wqs: vec![WqConfig { priority: 0, ..c.wqs[0].clone() }], ..c.clone() }, "wq 0.priority"),
-            (DeviceConfig { wqs: vec![WqConfig { group: 3, ..c.wqs[0].clone() }], ..c.clone() }, "wq 0.group"),
-            (DeviceConfig { wqs: vec![WqConfig { max_batch_shift: Some(11), ..c.wqs[0].clone() }], ..c.clone() }, "wq 0.max_batch_shift"),
-            (DeviceConfig { wqs: vec![WqConfig { id: 9, ..c.wqs[0].clone() }], ..c.clone() }, "wq[0].id"),
             (
                 DeviceConfig {
-                    groups: vec![c.groups[0].clone(), GroupConfig { id: 1, engines: vec![1], ..c.groups[0].clone() }],
+                    wqs: vec![WqConfig {
+                        size: 200,
+                        ..c.wqs[0].clone()
+                    }],
+                    ..c.clone()
+                },
+                "wq.size",
+            ),
+            (
+                DeviceConfig {
+                    wqs: vec![WqConfig {
+                        priority: 0,
+                        ..c.wqs[0].clone()
+                    }],
+                    ..c.clone()
+                },
+                "wq 0.priority",
+            ),
+            (
+                DeviceConfig {
+                    wqs: vec![WqConfig {
+                        group: 3,
+                        ..c.wqs[0].clone()
+                    }],
+                    ..c.clone()
+                },
+                "wq 0.group",
+            ),
+            (
+                DeviceConfig {
+                    wqs: vec![WqConfig {
+                        max_batch_shift: Some(11),
+                        ..c.wqs[0].clone()
+                    }],
+                    ..c.clone()
+                },
+                "wq 0.max_batch_shift",
+            ),
+            (
+                DeviceConfig {
+                    wqs: vec![WqConfig {
+                        id: 9,
+                        ..c.wqs[0].clone()
+                    }],
+                    ..c.clone()
+                },
+                "wq[0].id",
+            ),
+            (
+                DeviceConfig {
+                    groups: vec![
+                        c.groups[0].clone(),
+                        GroupConfig {
+                            id: 1,
+                            engines: vec![1],
+                            ..c.groups[0].clone()
+                        },
+                    ],
                     ..c.clone()
                 },
                 "group 1.engines",

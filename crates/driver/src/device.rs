@@ -65,12 +65,16 @@ pub struct Device {
 
 impl std::fmt::Debug for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Device").field("backing", &self.sh.backing.describe()).field("wqs", &self.sh.config.wqs.len()).finish()
+        f.debug_struct("Device")
+            .field("backing", &self.sh.backing.describe())
+            .field("wqs", &self.sh.config.wqs.len())
+            .finish()
     }
 }
 
 fn regs(b: &dyn DeviceBacking) -> Result<&dyn RegisterAccess, DriverError> {
-    b.registers().ok_or(DriverError::Unsupported("register access (kernel-owned WQ)"))
+    b.registers()
+        .ok_or(DriverError::Unsupported("register access (kernel-owned WQ)"))
 }
 
 /// Issues a device command and waits for CMDSTS to go idle; returns the result field.
@@ -83,14 +87,24 @@ pub fn run_command(r: &dyn RegisterAccess, cmd: Cmd) -> Result<u16, DriverError>
             break s;
         }
         if start.elapsed() > COMMAND_TIMEOUT {
-            return Err(DriverError::Timeout { what: "a device command", ms: COMMAND_TIMEOUT.as_millis() as u64 });
+            return Err(DriverError::Timeout {
+                what: "a device command",
+                ms: COMMAND_TIMEOUT.as_millis() as u64,
+            });
         }
         std::thread::yield_now();
     };
     match CmdError::from_code(s.error) {
         Some(e) if e.is_benign() => Ok(s.result),
-        Some(code) => Err(DriverError::Command { command: cmd.command, code, field: None }),
-        None => Err(DriverError::CommandRaw { command: cmd.command, code: s.error }),
+        Some(code) => Err(DriverError::Command {
+            command: cmd.command,
+            code,
+            field: None,
+        }),
+        None => Err(DriverError::CommandRaw {
+            command: cmd.command,
+            code: s.error,
+        }),
     }
 }
 
@@ -111,14 +125,24 @@ fn field_for(code: CmdError, wq: Option<u16>) -> Option<String> {
         CmdError::WqPasidEnable => w("mode (shared WQs need PASID, which vfio-pci does not provide)"),
         CmdError::WqMaxBatch => w("max_batch_shift"),
         CmdError::WqMaxTransfer => w("max_transfer_shift"),
-        CmdError::DevConfigError => w("group (not in any group)").or_else(|| Some("device configuration".into())),
+        CmdError::DevConfigError => {
+            w("group (not in any group)").or_else(|| Some("device configuration".into()))
+        }
         _ => None,
     }
 }
 
 fn with_field(e: DriverError, wq: Option<u16>) -> DriverError {
     match e {
-        DriverError::Command { command, code, field: None } => DriverError::Command { command, code, field: field_for(code, wq) },
+        DriverError::Command {
+            command,
+            code,
+            field: None,
+        } => DriverError::Command {
+            command,
+            code,
+            field: field_for(code, wq),
+        },
         other => other,
     }
 }
@@ -142,10 +166,18 @@ impl Device {
     /// Brings the device up: PCI memory and bus-master enable, reset (FLR first when a halt
     /// demands it), capabilities, GRPCFG and WQCFG from `config`, enable device, enable each WQ,
     /// check each WQ reads back enabled. A refusal names the CMDSTS code and the field.
-    pub fn bring_up(backing: Arc<dyn DeviceBacking>, config: &DeviceConfig, opts: BringUpOptions) -> Result<Self, DriverError> {
+    pub fn bring_up(
+        backing: Arc<dyn DeviceBacking>,
+        config: &DeviceConfig,
+        opts: BringUpOptions,
+    ) -> Result<Self, DriverError> {
         let r = regs(backing.as_ref())?;
-        let caps = Capabilities::decode(backing.kind(), &read_cap_registers(r))
-            .map_err(|e| DriverError::Config { field: "capability registers".into(), reason: e.to_string() })?;
+        let caps = Capabilities::decode(backing.kind(), &read_cap_registers(r)).map_err(|e| {
+            DriverError::Config {
+                field: "capability registers".into(),
+                reason: e.to_string(),
+            }
+        })?;
         config.validate(&caps)?;
         let sh = Arc::new(DeviceShared {
             backing: backing.clone(),
@@ -208,7 +240,9 @@ impl Device {
 
     /// Reads GENSTS.
     pub fn state(&self) -> Result<GenSts, DriverError> {
-        Ok(GenSts::decode(regs(self.sh.backing.as_ref())?.read32(off::GENSTS)))
+        Ok(GenSts::decode(
+            regs(self.sh.backing.as_ref())?.read32(off::GENSTS),
+        ))
     }
 
     /// Checks for software errors and halts now (waits also do this, every millisecond).
@@ -268,16 +302,28 @@ impl DeviceShared {
         run_command(r, Cmd::new(Command::ResetDevice))?;
         let st = GenSts::decode(r.read32(off::GENSTS));
         if st.state != DeviceState::Disabled || CmdSts::decode(r.read32(off::CMDSTS)).active {
-            return Err(DriverError::Config { field: "GENSTS".into(), reason: format!("not disabled after reset: {st:?}") });
+            return Err(DriverError::Config {
+                field: "GENSTS".into(),
+                reason: format!("not disabled after reset: {st:?}"),
+            });
         }
         // Acknowledge anything left over from before.
         let q0 = r.read64(off::SWERR);
         r.write64(off::SWERR, SwErr::ack_value(q0));
         r.write32(off::INTCAUSE, r.read32(off::INTCAUSE));
         let c = &self.caps;
-        let tc = if c.version.major <= 2 { DEFAULT_TRAFFIC_CLASS } else { 0 };
+        let tc = if c.version.major <= 2 {
+            DEFAULT_TRAFFIC_CLASS
+        } else {
+            0
+        };
         for g in 0..c.num_groups() {
-            let mut e = GrpCfg { tc_a: tc, tc_b: tc, rdbufs_allowed: c.total_read_buffers(), ..Default::default() };
+            let mut e = GrpCfg {
+                tc_a: tc,
+                tc_b: tc,
+                rdbufs_allowed: c.total_read_buffers(),
+                ..Default::default()
+            };
             if let Some(gc) = self.config.groups.iter().find(|x| x.id == g) {
                 gc.engines.iter().for_each(|&x| e.add_engine(x));
                 e.rdbufs_reserved = gc.read_buffers_reserved;
@@ -299,8 +345,17 @@ impl DeviceShared {
             let cur: Vec<u32> = (0..dwords).map(|i| r.read32(base + 4 * i as u64)).collect();
             let mut want = self.wqcfg_for(w);
             let old = WqCfg::decode(&cur);
-            (want.ats_disable, want.prs_disable, want.occ_int_handle, want.occ_limit) =
-                (old.ats_disable, old.prs_disable, old.occ_int_handle, old.occ_limit);
+            (
+                want.ats_disable,
+                want.prs_disable,
+                want.occ_int_handle,
+                want.occ_limit,
+            ) = (
+                old.ats_disable,
+                old.prs_disable,
+                old.occ_int_handle,
+                old.occ_limit,
+            );
             for (i, d) in want.encode().iter().enumerate().take(dwords) {
                 if i < 8 && WqCfg::WRITABLE[i] == 0 {
                     continue;
@@ -316,10 +371,20 @@ impl DeviceShared {
             run_command(r, Cmd::wq(Command::EnableWq, w.id)).map_err(|e| with_field(e, Some(w.id)))?;
             let s = WqCfg::decode(&[0, 0, 0, 0, 0, 0, r.read32(c.wqcfg_offset(w.id) + 24), 0]).state;
             if s != WqState::Enabled {
-                return Err(DriverError::Config { field: format!("wq {}", w.id), reason: format!("state {s:?} after enable") });
+                return Err(DriverError::Config {
+                    field: format!("wq {}", w.id),
+                    reason: format!("state {s:?} after enable"),
+                });
             }
         }
-        r.write32(off::GENCTRL, GenCtrl { softerr_int_en: true, halt_int_en: true }.encode());
+        r.write32(
+            off::GENCTRL,
+            GenCtrl {
+                softerr_int_en: true,
+                halt_int_en: true,
+            }
+            .encode(),
+        );
         self.halted.store(false, Ordering::Release);
         Ok(())
     }
@@ -333,7 +398,12 @@ impl DeviceShared {
         }
         let q0 = r.read64(off::SWERR);
         if q0 & 1 != 0 {
-            let q: [u64; 4] = [q0, r.read64(off::SWERR + 8), r.read64(off::SWERR + 16), r.read64(off::SWERR + 24)];
+            let q: [u64; 4] = [
+                q0,
+                r.read64(off::SWERR + 8),
+                r.read64(off::SWERR + 16),
+                r.read64(off::SWERR + 24),
+            ];
             r.write64(off::SWERR, SwErr::ack_value(q0));
             let e = SwErr::decode(q);
             tracing::warn!("{}: software error {e:?}", self.backing.describe());
@@ -371,7 +441,10 @@ impl DeviceShared {
         if !self.opts.auto_recover || !matches!(reset, ResetType::Software | ResetType::Flr) {
             return Err(DriverError::Halted { reset });
         }
-        tracing::warn!("{}: device halted ({reset:?} reset); recovering", self.backing.describe());
+        tracing::warn!(
+            "{}: device halted ({reset:?} reset); recovering",
+            self.backing.describe()
+        );
         self.configure_and_enable()?;
         self.health.lock().unwrap_or_else(|e| e.into_inner()).recoveries += 1;
         Ok(())

@@ -35,7 +35,10 @@ unsafe impl Sync for DmaRegion {}
 
 impl std::fmt::Debug for DmaRegion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DmaRegion").field("len", &self.len).field("iova", &format_args!("{:#x}", self.iova)).finish()
+        f.debug_struct("DmaRegion")
+            .field("len", &self.len)
+            .field("iova", &format_args!("{:#x}", self.iova))
+            .finish()
     }
 }
 
@@ -51,13 +54,22 @@ impl DmaRegion {
             opts.huge(Some(21));
         }
         let mut map = opts.map_anon().map_err(|e| {
-            DriverError::Dma(format!("cannot map {len} bytes{}: {e}", if hugetlb { " of 2 MiB huge pages" } else { "" }))
+            DriverError::Dma(format!(
+                "cannot map {len} bytes{}: {e}",
+                if hugetlb { " of 2 MiB huge pages" } else { "" }
+            ))
         })?;
         let base = NonNull::new(map.as_mut_ptr()).ok_or_else(|| DriverError::Dma("null mapping".into()))?;
         // SAFETY: `map` lives in the region, which unmaps from the device (Drop) before the
         // memory is released; the range is exactly the mapping and writable.
         let iova = unsafe { backing.dma_map(base.as_ptr(), len, true)? };
-        Ok(DmaRegion { base, len, iova, backing, _map: map })
+        Ok(DmaRegion {
+            base,
+            len,
+            iova,
+            backing,
+            _map: map,
+        })
     }
 
     /// Length in bytes.
@@ -77,7 +89,10 @@ impl DmaRegion {
 
     fn check(&self, off: usize, len: usize) -> Result<(), DriverError> {
         if off.checked_add(len).is_none_or(|end| end > self.len) {
-            return Err(DriverError::Dma(format!("access {off}+{len} outside a region of {} bytes", self.len)));
+            return Err(DriverError::Dma(format!(
+                "access {off}+{len} outside a region of {} bytes",
+                self.len
+            )));
         }
         Ok(())
     }
@@ -137,7 +152,10 @@ pub struct DmaPool {
 
 impl std::fmt::Debug for DmaPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DmaPool").field("region", &self.region).field("free_bytes", &self.free_bytes()).finish()
+        f.debug_struct("DmaPool")
+            .field("region", &self.region)
+            .field("free_bytes", &self.free_bytes())
+            .finish()
     }
 }
 
@@ -147,7 +165,10 @@ impl DmaPool {
         let region = DmaRegion::new(backing, len, hugetlb)?;
         let mut free = BTreeMap::new();
         free.insert(0, region.len());
-        Ok(Arc::new(DmaPool { region, free: Mutex::new(free) }))
+        Ok(Arc::new(DmaPool {
+            region,
+            free: Mutex::new(free),
+        }))
     }
 
     /// Bytes not allocated.
@@ -159,7 +180,9 @@ impl DmaPool {
     pub fn alloc(self: &Arc<Self>, len: usize, align: usize) -> Result<DmaBuf, DriverError> {
         let align = align.max(GRANULE);
         if !align.is_power_of_two() || len == 0 {
-            return Err(DriverError::Dma(format!("bad allocation: {len} bytes aligned to {align}")));
+            return Err(DriverError::Dma(format!(
+                "bad allocation: {len} bytes aligned to {align}"
+            )));
         }
         let size = len.div_ceil(GRANULE) * GRANULE;
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
@@ -184,7 +207,12 @@ impl DmaPool {
         }
         drop(free);
         self.region.fill(a, size, 0)?;
-        Ok(DmaBuf { pool: self.clone(), off: a, len, size })
+        Ok(DmaBuf {
+            pool: self.clone(),
+            off: a,
+            len,
+            size,
+        })
     }
 
     fn release(&self, off: usize, size: usize) {
@@ -216,7 +244,10 @@ pub struct DmaBuf {
 
 impl std::fmt::Debug for DmaBuf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DmaBuf").field("iova", &format_args!("{:#x}", self.iova())).field("len", &self.len).finish()
+        f.debug_struct("DmaBuf")
+            .field("iova", &format_args!("{:#x}", self.iova()))
+            .field("len", &self.len)
+            .finish()
     }
 }
 
@@ -238,7 +269,10 @@ impl DmaBuf {
 
     fn check(&self, off: usize, len: usize) -> Result<(), DriverError> {
         if off.checked_add(len).is_none_or(|end| end > self.len) {
-            return Err(DriverError::Dma(format!("access {off}+{len} outside a buffer of {} bytes", self.len)));
+            return Err(DriverError::Dma(format!(
+                "access {off}+{len} outside a buffer of {} bytes",
+                self.len
+            )));
         }
         Ok(())
     }

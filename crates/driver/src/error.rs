@@ -155,6 +155,9 @@ pub enum DriverError {
 impl DriverError {
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        DriverError::Io { path: path.into(), source }
+        DriverError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

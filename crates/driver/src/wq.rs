@@ -94,7 +94,11 @@ pub struct Wq {
 
 impl std::fmt::Debug for Wq {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Wq").field("name", &self.name).field("size", &self.size).field("limits", &self.limits).finish()
+        f.debug_struct("Wq")
+            .field("name", &self.name)
+            .field("size", &self.size)
+            .field("limits", &self.limits)
+            .finish()
     }
 }
 
@@ -118,11 +122,19 @@ impl Wq {
     pub(crate) fn new(p: WqParams) -> Result<Self, DriverError> {
         let kind = p.backing.kind();
         // Records, plus room for batch lists and their member records when batches exist.
-        let batch_room = if p.limits.max_batch > 0 { 4 * p.limits.max_batch as usize * 96 + 8192 } else { 0 };
+        let batch_room = if p.limits.max_batch > 0 {
+            4 * p.limits.max_batch as usize * 96 + 8192
+        } else {
+            0
+        };
         let pool = DmaPool::new(p.backing.clone(), p.size as usize * 64 + batch_room + 4096, false)?;
         let mut slots = Vec::with_capacity(p.size as usize);
         for _ in 0..p.size {
-            slots.push(Slot { rec: pool.alloc(64, 64)?, busy: None, batch: None });
+            slots.push(Slot {
+                rec: pool.alloc(64, 64)?,
+                busy: None,
+                batch: None,
+            });
         }
         Ok(Wq {
             id: p.id,
@@ -134,7 +146,12 @@ impl Wq {
             limits: p.limits,
             size: p.size,
             pool,
-            inner: Mutex::new(Inner { slots, free: (0..p.size as usize).rev().collect(), ready: VecDeque::new(), next: 1 }),
+            inner: Mutex::new(Inner {
+                slots,
+                free: (0..p.size as usize).rev().collect(),
+                ready: VecDeque::new(),
+                next: 1,
+            }),
             rotation: AtomicU64::new(0),
             device: p.device,
             halted: p.halted,
@@ -218,13 +235,17 @@ impl Wq {
 
     fn check_usable(&self) -> Result<(), DriverError> {
         if self.halted.load(Ordering::Acquire) {
-            return Err(DriverError::Halted { reset: idxd_hw::regs::ResetType::Software });
+            return Err(DriverError::Halted {
+                reset: idxd_hw::regs::ResetType::Software,
+            });
         }
         Ok(())
     }
 
     fn take_slot(&self, g: &mut Inner) -> Result<usize, DriverError> {
-        g.free.pop().ok_or_else(|| DriverError::QueueFull { wq: self.name.clone() })
+        g.free.pop().ok_or_else(|| DriverError::QueueFull {
+            wq: self.name.clone(),
+        })
     }
 
     fn portal_write(&self, desc: &DescBytes) -> Result<Enqueued, DriverError> {
@@ -282,7 +303,9 @@ impl Wq {
             Ok(Enqueued::Accepted) => Ok(t),
             Ok(Enqueued::Retry) => {
                 undo(g);
-                Err(DriverError::QueueFull { wq: self.name.clone() })
+                Err(DriverError::QueueFull {
+                    wq: self.name.clone(),
+                })
             }
             Err(e) => {
                 undo(g);
@@ -292,7 +315,10 @@ impl Wq {
     }
 
     fn submit_for(&self, s: &Submit) -> Submit {
-        Submit { record: RecordMode::Always, ..*s }
+        Submit {
+            record: RecordMode::Always,
+            ..*s
+        }
     }
 
     /// Submits a DSA operation. `s` gives interrupt, fence, block-on-fault and cache control;
@@ -302,7 +328,21 @@ impl Wq {
             return Err(DriverError::Unsupported("DSA operations on an IAA WQ"));
         }
         let s = self.submit_for(s);
-        self.submit_bytes(|rec| Ok(DescBytes(op.build(&Submit { completion_addr: rec, ..s }, &self.limits)?.to_bytes())), None)
+        self.submit_bytes(
+            |rec| {
+                Ok(DescBytes(
+                    op.build(
+                        &Submit {
+                            completion_addr: rec,
+                            ..s
+                        },
+                        &self.limits,
+                    )?
+                    .to_bytes(),
+                ))
+            },
+            None,
+        )
     }
 
     /// Submits an IAA operation.
@@ -311,7 +351,21 @@ impl Wq {
             return Err(DriverError::Unsupported("IAA operations on a DSA WQ"));
         }
         let s = self.submit_for(s);
-        self.submit_bytes(|rec| Ok(DescBytes(op.build(&Submit { completion_addr: rec, ..s }, &self.limits)?.to_bytes())), None)
+        self.submit_bytes(
+            |rec| {
+                Ok(DescBytes(
+                    op.build(
+                        &Submit {
+                            completion_addr: rec,
+                            ..s
+                        },
+                        &self.limits,
+                    )?
+                    .to_bytes(),
+                ))
+            },
+            None,
+        )
     }
 
     /// Submits a DSA batch: the members are written to a descriptor list in DMA memory, each
@@ -322,7 +376,11 @@ impl Wq {
         }
         let n = ops.len();
         if n < 2 || n as u32 > self.limits.max_batch {
-            return Err(idxd_hw::BuildError::BatchCount { count: n as u32, max: self.limits.max_batch }.into());
+            return Err(idxd_hw::BuildError::BatchCount {
+                count: n as u32,
+                max: self.limits.max_batch,
+            }
+            .into());
         }
         let mut list = self.pool.alloc(64 * n, 64)?;
         let recs = self.pool.alloc(32 * n, 64)?;
@@ -330,13 +388,20 @@ impl Wq {
             if matches!(op, DsaOp::Batch { .. }) {
                 return Err(DriverError::Unsupported("a batch inside a batch"));
             }
-            let member = Submit { completion_addr: recs.iova() + 32 * i as u64, record: RecordMode::Always, ..*s };
+            let member = Submit {
+                completion_addr: recs.iova() + 32 * i as u64,
+                record: RecordMode::Always,
+                ..*s
+            };
             list.write(64 * i, &op.build(&member, &self.limits)?.to_bytes())?;
         }
         let list_iova = list.iova();
         self.submit_bytes(
             |rec| {
-                let b = DsaOp::Batch { list_addr: list_iova, count: n as u32 };
+                let b = DsaOp::Batch {
+                    list_addr: list_iova,
+                    count: n as u32,
+                };
                 Ok(DescBytes(b.build(&Submit::polled(rec), &self.limits)?.to_bytes()))
             },
             Some((list, recs, n)),
@@ -347,7 +412,10 @@ impl Wq {
     /// failure does not stop the others). The runtime's per-batch submission path.
     pub fn submit_iaa_many(&self, ops: &[IaaOp], s: &Submit) -> Vec<Result<Ticket, DriverError>> {
         if self.kind != DeviceKind::Iaa {
-            return ops.iter().map(|_| Err(DriverError::Unsupported("IAA operations on a DSA WQ"))).collect();
+            return ops
+                .iter()
+                .map(|_| Err(DriverError::Unsupported("IAA operations on a DSA WQ")))
+                .collect();
         }
         if self.check_usable().is_err() {
             return ops.iter().map(|_| Err(self.halted_error())).collect();
@@ -358,7 +426,18 @@ impl Wq {
             .map(|op| {
                 self.submit_locked(
                     &mut g,
-                    |rec| Ok(DescBytes(op.build(&Submit { completion_addr: rec, ..s }, &self.limits)?.to_bytes())),
+                    |rec| {
+                        Ok(DescBytes(
+                            op.build(
+                                &Submit {
+                                    completion_addr: rec,
+                                    ..s
+                                },
+                                &self.limits,
+                            )?
+                            .to_bytes(),
+                        ))
+                    },
                     None,
                 )
             })
@@ -366,13 +445,16 @@ impl Wq {
     }
 
     fn halted_error(&self) -> DriverError {
-        DriverError::Halted { reset: idxd_hw::regs::ResetType::Software }
+        DriverError::Halted {
+            reset: idxd_hw::regs::ResetType::Software,
+        }
     }
 
     /// Waits for several requests, reaping with one lock per polling round; one result per
     /// ticket, in the order given.
     pub fn wait_many(&self, tickets: &[Ticket], timeout: Duration) -> Vec<Result<Completion, DriverError>> {
-        let mut out: Vec<Option<Result<Completion, DriverError>>> = (0..tickets.len()).map(|_| None).collect();
+        let mut out: Vec<Option<Result<Completion, DriverError>>> =
+            (0..tickets.len()).map(|_| None).collect();
         let start = Instant::now();
         let mut last_check = start;
         let mut spins = 0u32;
@@ -398,7 +480,10 @@ impl Wq {
                 }
             }
             if pending == 0 {
-                return out.into_iter().map(|r| r.expect("every ticket resolved")).collect();
+                return out
+                    .into_iter()
+                    .map(|r| r.expect("every ticket resolved"))
+                    .collect();
             }
             let now = Instant::now();
             if now.duration_since(last_check) >= Duration::from_millis(1) {
@@ -407,7 +492,10 @@ impl Wq {
                     if let Err(e) = dev.check_health() {
                         let again = |e: &DriverError| match e {
                             DriverError::Halted { reset } => DriverError::Halted { reset: *reset },
-                            other => DriverError::Config { field: "device health".into(), reason: other.to_string() },
+                            other => DriverError::Config {
+                                field: "device health".into(),
+                                reason: other.to_string(),
+                            },
                         };
                         // Abandoned requests were queued as completions: pick them up next round;
                         // requests still pending get the error.
@@ -421,7 +509,10 @@ impl Wq {
                                 };
                             }
                         }
-                        return out.into_iter().map(|r| r.expect("every ticket resolved")).collect();
+                        return out
+                            .into_iter()
+                            .map(|r| r.expect("every ticket resolved"))
+                            .collect();
                     }
                 }
             }
@@ -429,7 +520,10 @@ impl Wq {
                 return out
                     .into_iter()
                     .map(|r| {
-                        r.unwrap_or(Err(DriverError::Timeout { what: "a completion record", ms: timeout.as_millis() as u64 }))
+                        r.unwrap_or(Err(DriverError::Timeout {
+                            what: "a completion record",
+                            ms: timeout.as_millis() as u64,
+                        }))
                     })
                     .collect();
             }
@@ -463,7 +557,9 @@ impl Wq {
                 continue;
             }
             let record = match self.kind {
-                DeviceKind::Dsa => Record::Dsa(DsaCompletion::from_bytes(buf[..32].try_into().expect("32 bytes"))),
+                DeviceKind::Dsa => {
+                    Record::Dsa(DsaCompletion::from_bytes(buf[..32].try_into().expect("32 bytes")))
+                }
                 DeviceKind::Iaa => Record::Iaa(IaaCompletion::from_bytes(&buf)),
             };
             let members = match g.slots[i].batch.take() {
@@ -478,7 +574,11 @@ impl Wq {
             };
             g.slots[i].busy = None;
             g.free.push(i);
-            g.ready.push_back(Completion { ticket: t, result: Ok(record), members });
+            g.ready.push_back(Completion {
+                ticket: t,
+                result: Ok(record),
+                members,
+            });
         }
     }
 
@@ -497,7 +597,10 @@ impl Wq {
                     return Ok(g.ready.remove(pos).expect("position is valid"));
                 }
                 if !g.slots.iter().any(|s| s.busy == Some(t)) {
-                    return Err(DriverError::Config { field: "ticket".into(), reason: format!("{t:?} is not in flight on {}", self.name) });
+                    return Err(DriverError::Config {
+                        field: "ticket".into(),
+                        reason: format!("{t:?} is not in flight on {}", self.name),
+                    });
                 }
             }
             let now = Instant::now();
@@ -508,7 +611,10 @@ impl Wq {
                 }
             }
             if now.duration_since(start) >= timeout {
-                return Err(DriverError::Timeout { what: "a completion record", ms: timeout.as_millis() as u64 });
+                return Err(DriverError::Timeout {
+                    what: "a completion record",
+                    ms: timeout.as_millis() as u64,
+                });
             }
             spins += 1;
             if spins < 64 {
@@ -540,9 +646,17 @@ impl Wq {
         self.reap_locked(&mut g);
         for i in 0..g.slots.len() {
             if let Some(t) = g.slots[i].busy.take() {
-                let members = g.slots[i].batch.take().map(|(_, _, n)| vec![DsaCompletion::default(); n]).unwrap_or_default();
+                let members = g.slots[i]
+                    .batch
+                    .take()
+                    .map(|(_, _, n)| vec![DsaCompletion::default(); n])
+                    .unwrap_or_default();
                 g.free.push(i);
-                g.ready.push_back(Completion { ticket: t, result: Err(Abandoned::DeviceHalted), members });
+                g.ready.push_back(Completion {
+                    ticket: t,
+                    result: Err(Abandoned::DeviceHalted),
+                    members,
+                });
             }
         }
     }

@@ -12,7 +12,8 @@ use idxd_driver::{Abandoned, BringUpOptions, Device, DeviceConfig, DmaPool, Reco
 use idxd_emu::device::{EmuConfig, ExecMode};
 use idxd_emu::inject::{Fault, InjectConfig};
 use idxd_hw::{
-    CompressAecs, CompressFlags, CrcSeed, Crc64Flags, DecompressFlags, DeviceKind, DsaOp, EndProcessing, IaaOp, Submit,
+    CompressAecs, CompressFlags, Crc64Flags, CrcSeed, DecompressFlags, DeviceKind, DsaOp, EndProcessing,
+    IaaOp, Submit,
 };
 
 const PROFILES: [&str; 5] = ["dsa-spr", "iaa-spr", "dsa-gnr", "iaa-gnr", "dsa-dmr"];
@@ -21,7 +22,12 @@ const T: Duration = Duration::from_secs(10);
 fn up(profile: &str, cfg: EmuConfig, wqs: u16) -> (Device, Arc<EmuBacking>) {
     let b = Arc::new(EmuBacking::from_profile(profile, cfg).unwrap());
     let caps = b.device().profile().caps;
-    let dev = Device::bring_up(b.clone(), &DeviceConfig::dedicated(&caps, wqs), BringUpOptions::default()).unwrap();
+    let dev = Device::bring_up(
+        b.clone(),
+        &DeviceConfig::dedicated(&caps, wqs),
+        BringUpOptions::default(),
+    )
+    .unwrap();
     (dev, b)
 }
 
@@ -30,7 +36,11 @@ fn crc32c_ref(data: &[u8]) -> u32 {
     for &b in data {
         c ^= b as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0x82F6_3B78 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -71,7 +81,14 @@ fn data(n: usize, seed: u32) -> Vec<u8> {
 fn every_operation_on_every_profile() {
     for name in PROFILES {
         for mode in [ExecMode::Inline, ExecMode::Threads] {
-            let (dev, backing) = up(name, EmuConfig { mode, ..Default::default() }, 2);
+            let (dev, backing) = up(
+                name,
+                EmuConfig {
+                    mode,
+                    ..Default::default()
+                },
+                2,
+            );
             let pool = DmaPool::new(backing.clone(), 1 << 20, false).unwrap();
             match dev.caps().kind {
                 DeviceKind::Dsa => dsa_ops(&dev, &pool, name),
@@ -98,30 +115,103 @@ fn dsa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
     let dst = pool.alloc(8192, 4096).unwrap();
     let dst2 = pool.alloc(8192, 4096).unwrap();
     // memmove
-    let r = run(&wq, DsaOp::Memmove { src: src.iova(), dst: dst.iova(), len: 8192 });
+    let r = run(
+        &wq,
+        DsaOp::Memmove {
+            src: src.iova(),
+            dst: dst.iova(),
+            len: 8192,
+        },
+    );
     assert_eq!(r.status, 1, "{name}");
     assert_eq!(dst.read_vec(0, 8192).unwrap(), src_data);
     // fill
-    let r = run(&wq, DsaOp::Fill { pattern: 0xa5a5_5a5a_0102_0304, dst: dst2.iova(), len: 4096 });
+    let r = run(
+        &wq,
+        DsaOp::Fill {
+            pattern: 0xa5a5_5a5a_0102_0304,
+            dst: dst2.iova(),
+            len: 4096,
+        },
+    );
     assert_eq!(r.status, 1);
     let f = dst2.read_vec(0, 4096).unwrap();
     assert!(f.chunks(8).all(|c| c == 0xa5a5_5a5a_0102_0304u64.to_le_bytes()));
     // compare (equal / different at a known offset) and compare pattern
-    assert_eq!(run(&wq, DsaOp::Compare { src1: src.iova(), src2: dst.iova(), len: 8192, expected: None }).result, 0);
-    let r = run(&wq, DsaOp::Compare { src1: src.iova(), src2: dst2.iova(), len: 4096, expected: None });
+    assert_eq!(
+        run(
+            &wq,
+            DsaOp::Compare {
+                src1: src.iova(),
+                src2: dst.iova(),
+                len: 8192,
+                expected: None
+            }
+        )
+        .result,
+        0
+    );
+    let r = run(
+        &wq,
+        DsaOp::Compare {
+            src1: src.iova(),
+            src2: dst2.iova(),
+            len: 4096,
+            expected: None,
+        },
+    );
     let first_diff = src_data.iter().zip(&f).position(|(a, b)| a != b).unwrap() as u32;
     assert_eq!((r.result, r.bytes_completed), (1, first_diff));
-    assert_eq!(run(&wq, DsaOp::ComparePattern { src: dst2.iova(), pattern: 0xa5a5_5a5a_0102_0304, len: 4096, expected: None }).result, 0);
+    assert_eq!(
+        run(
+            &wq,
+            DsaOp::ComparePattern {
+                src: dst2.iova(),
+                pattern: 0xa5a5_5a5a_0102_0304,
+                len: 4096,
+                expected: None
+            }
+        )
+        .result,
+        0
+    );
     // CRC32C against a bitwise reference
-    let r = run(&wq, DsaOp::CrcGen { src: src.iova(), len: 8192, seed: CrcSeed::Value(0) });
+    let r = run(
+        &wq,
+        DsaOp::CrcGen {
+            src: src.iova(),
+            len: 8192,
+            seed: CrcSeed::Value(0),
+        },
+    );
     assert_eq!(r.crc_val() as u32, crc32c_ref(&src_data), "{name}");
-    let r = run(&wq, DsaOp::CopyCrc { src: src.iova(), dst: dst2.iova(), len: 4096, seed: CrcSeed::Value(0) });
+    let r = run(
+        &wq,
+        DsaOp::CopyCrc {
+            src: src.iova(),
+            dst: dst2.iova(),
+            len: 4096,
+            seed: CrcSeed::Value(0),
+        },
+    );
     assert_eq!(r.crc_val() as u32, crc32c_ref(&src_data[..4096]));
     assert_eq!(dst2.read_vec(0, 4096).unwrap(), src_data[..4096]);
     // dualcast
     let d1 = pool.alloc(4096, 4096).unwrap();
     let d2 = pool.alloc(4096, 4096).unwrap();
-    assert_eq!(run(&wq, DsaOp::Dualcast { src: src.iova(), dst1: d1.iova(), dst2: d2.iova(), len: 4096 }).status, 1);
+    assert_eq!(
+        run(
+            &wq,
+            DsaOp::Dualcast {
+                src: src.iova(),
+                dst1: d1.iova(),
+                dst2: d2.iova(),
+                len: 4096
+            }
+        )
+        .status,
+        1
+    );
     assert_eq!(d2.read_vec(0, 4096).unwrap(), src_data[..4096]);
     // delta: create from (src, modified), apply to a copy of src
     let mut modified = src_data[..4096].to_vec();
@@ -130,29 +220,80 @@ fn dsa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
     let mut m = pool.alloc(4096, 64).unwrap();
     m.write(0, &modified).unwrap();
     let delta = pool.alloc(200, 64).unwrap();
-    let r = run(&wq, DsaOp::CreateDelta { src1: src.iova(), src2: m.iova(), len: 4096, delta_addr: delta.iova(), max_delta_size: 200, expected: None });
+    let r = run(
+        &wq,
+        DsaOp::CreateDelta {
+            src1: src.iova(),
+            src2: m.iova(),
+            len: 4096,
+            delta_addr: delta.iova(),
+            max_delta_size: 200,
+            expected: None,
+        },
+    );
     assert_eq!((r.status, r.delta_rec_size()), (1, 20));
     let mut target = pool.alloc(4096, 64).unwrap();
     target.write(0, &src_data[..4096]).unwrap();
-    assert_eq!(run(&wq, DsaOp::ApplyDelta { delta_addr: delta.iova(), delta_size: 20, dst: target.iova(), len: 4096 }).status, 1);
+    assert_eq!(
+        run(
+            &wq,
+            DsaOp::ApplyDelta {
+                delta_addr: delta.iova(),
+                delta_size: 20,
+                dst: target.iova(),
+                len: 4096
+            }
+        )
+        .status,
+        1
+    );
     assert_eq!(target.read_vec(0, 4096).unwrap(), modified);
-    assert_eq!(run(&wq, DsaOp::CacheFlush { dst: src.iova(), len: 4096, invalidate: false }).status, 1);
+    assert_eq!(
+        run(
+            &wq,
+            DsaOp::CacheFlush {
+                dst: src.iova(),
+                len: 4096,
+                invalidate: false
+            }
+        )
+        .status,
+        1
+    );
     // a batch with a failing member (its source does not translate)
     let bad = 0xdead_0000_0000u64;
     let ops: Vec<(DsaOp, Submit)> = (0..4u64)
         .map(|i| {
             let s = if i == 2 { bad } else { src.iova() + 64 * i };
-            (DsaOp::Memmove { src: s, dst: dst2.iova() + 64 * i, len: 64 }, Submit::default())
+            (
+                DsaOp::Memmove {
+                    src: s,
+                    dst: dst2.iova() + 64 * i,
+                    len: 64,
+                },
+                Submit::default(),
+            )
         })
         .collect();
     let t = wq.submit_batch(&ops).unwrap();
     let c = wq.wait(t, T).unwrap();
-    assert_eq!(c.result.unwrap().status(), 5, "{name}: batch with a failing member");
+    assert_eq!(
+        c.result.unwrap().status(),
+        5,
+        "{name}: batch with a failing member"
+    );
     let st: Vec<u8> = c.members.iter().map(|m| m.status).collect();
     assert_eq!(st, [1, 1, 3, 1]);
     assert_eq!(c.members[2].fault_addr, bad);
     // a page fault on the destination: partial completion
-    let r = run(&wq, DsaOp::Memmove { src: src.iova(), dst: dst.iova() + 4096, len: 8192 });
+    let r = run(
+        &wq,
+        DsaOp::Memmove {
+            src: src.iova(),
+            dst: dst.iova() + 4096,
+            len: 8192,
+        },
+    );
     let end = dst.iova() + 8192;
     if r.status != 1 {
         assert_eq!(r.status, 0x83, "{name}");
@@ -169,7 +310,12 @@ fn iaa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
     aecs.write(0, CompressAecs::fixed().as_bytes()).unwrap();
     let out = pool.alloc(8192, 64).unwrap();
     let back = pool.alloc(4096, 64).unwrap();
-    let iaa = |op: IaaOp| match wq.wait(wq.submit_iaa(&op, &Submit::default()).unwrap(), T).unwrap().result.unwrap() {
+    let iaa = |op: IaaOp| match wq
+        .wait(wq.submit_iaa(&op, &Submit::default()).unwrap(), T)
+        .unwrap()
+        .result
+        .unwrap()
+    {
         Record::Iaa(r) => r,
         Record::Dsa(_) => unreachable!(),
     };
@@ -188,26 +334,69 @@ fn iaa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
     assert_eq!(r.status, 1, "{name}");
     let comp = out.read_vec(0, r.output_size as usize).unwrap();
     let mut inflated = Vec::new();
-    flate2::read::DeflateDecoder::new(&comp[..]).read_to_end(&mut inflated).unwrap();
+    flate2::read::DeflateDecoder::new(&comp[..])
+        .read_to_end(&mut inflated)
+        .unwrap();
     assert_eq!(inflated, page, "{name}: zlib reads the device's output");
-    let r2 = iaa(IaaOp::Decompress { src: out.iova(), len: comp.len() as u32, dst: back.iova(), max_dst: 4096, flags: DecompressFlags::empty(), crc32c: false });
+    let r2 = iaa(IaaOp::Decompress {
+        src: out.iova(),
+        len: comp.len() as u32,
+        dst: back.iova(),
+        max_dst: 4096,
+        flags: DecompressFlags::empty(),
+        crc32c: false,
+    });
     assert_eq!((r2.status, r2.output_size), (1, 4096));
     assert_eq!(back.read_vec(0, 4096).unwrap(), page);
     assert_eq!(r2.crc, r.crc);
     let poly = 0x42F0_E1EB_A9EA_3693u64;
-    let r = iaa(IaaOp::Crc64 { src: src.iova(), len: 4096, poly, flags: Crc64Flags::MSB_FIRST | Crc64Flags::INVERT });
-    assert_eq!(r.crc64(), crc64_msb_ref(&page, poly, true), "{name}: CRC-64/WE form");
-    assert_eq!(iaa(IaaOp::Memmove { src: src.iova(), dst: back.iova(), len: 4096 }).status, 1);
+    let r = iaa(IaaOp::Crc64 {
+        src: src.iova(),
+        len: 4096,
+        poly,
+        flags: Crc64Flags::MSB_FIRST | Crc64Flags::INVERT,
+    });
+    assert_eq!(
+        r.crc64(),
+        crc64_msb_ref(&page, poly, true),
+        "{name}: CRC-64/WE form"
+    );
+    assert_eq!(
+        iaa(IaaOp::Memmove {
+            src: src.iova(),
+            dst: back.iova(),
+            len: 4096
+        })
+        .status,
+        1
+    );
     // page fault: IAA never completes partially
-    let r = iaa(IaaOp::Memmove { src: 0xbad0_0000_0000, dst: back.iova(), len: 64 });
-    assert_eq!((r.status & 0x7f, r.fault_addr, r.bytes_completed), (4, 0xbad0_0000_0000, 0));
+    let r = iaa(IaaOp::Memmove {
+        src: 0xbad0_0000_0000,
+        dst: back.iova(),
+        len: 64,
+    });
+    assert_eq!(
+        (r.status & 0x7f, r.fault_addr, r.bytes_completed),
+        (4, 0xbad0_0000_0000, 0)
+    );
 }
 
 #[test]
 fn injected_halt_is_reported_and_recovered() {
     for name in PROFILES {
-        let inject = InjectConfig { schedule: vec![(3, Fault::Halt)], ..Default::default() };
-        let (dev, backing) = up(name, EmuConfig { inject, ..Default::default() }, 1);
+        let inject = InjectConfig {
+            schedule: vec![(3, Fault::Halt)],
+            ..Default::default()
+        };
+        let (dev, backing) = up(
+            name,
+            EmuConfig {
+                inject,
+                ..Default::default()
+            },
+            1,
+        );
         let wq = dev.wq(0).unwrap();
         let noop = |wq: &idxd_driver::Wq| match wq.kind() {
             DeviceKind::Dsa => wq.submit_dsa(&DsaOp::Noop, &Submit::default()),
@@ -219,10 +408,17 @@ fn injected_halt_is_reported_and_recovered() {
         }
         let t = noop(&wq).unwrap();
         let c = wq.wait(t, T).unwrap();
-        assert_eq!(c.result, Err(Abandoned::DeviceHalted), "{name}: the request in flight at the halt");
+        assert_eq!(
+            c.result,
+            Err(Abandoned::DeviceHalted),
+            "{name}: the request in flight at the halt"
+        );
         let h = dev.health();
         assert_eq!((h.halts, h.recoveries), (1, 1), "{name}");
-        assert!(h.swerrs.iter().any(|e| e.error == idxd_emu::device::swerr_code::HALT));
+        assert!(h
+            .swerrs
+            .iter()
+            .any(|e| e.error == idxd_emu::device::swerr_code::HALT));
         // The device works again.
         let t = noop(&wq).unwrap();
         assert_eq!(wq.wait(t, T).unwrap().result.unwrap().status(), 1);
@@ -233,20 +429,45 @@ fn injected_halt_is_reported_and_recovered() {
 
 #[test]
 fn halt_without_recovery_fails_every_request_and_never_hangs() {
-    let inject = InjectConfig { schedule: vec![(0, Fault::Halt)], ..Default::default() };
-    let b = Arc::new(EmuBacking::from_profile("dsa-spr", EmuConfig { inject, ..Default::default() }).unwrap());
+    let inject = InjectConfig {
+        schedule: vec![(0, Fault::Halt)],
+        ..Default::default()
+    };
+    let b = Arc::new(
+        EmuBacking::from_profile(
+            "dsa-spr",
+            EmuConfig {
+                inject,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    );
     let caps = b.device().profile().caps;
-    let dev = Device::bring_up(b, &DeviceConfig::dedicated(&caps, 1), BringUpOptions { auto_recover: false }).unwrap();
+    let dev = Device::bring_up(
+        b,
+        &DeviceConfig::dedicated(&caps, 1),
+        BringUpOptions { auto_recover: false },
+    )
+    .unwrap();
     let wq = dev.wq(0).unwrap();
-    let tickets: Vec<_> = (0..8).map(|_| wq.submit_dsa(&DsaOp::Noop, &Submit::default()).unwrap()).collect();
+    let tickets: Vec<_> = (0..8)
+        .map(|_| wq.submit_dsa(&DsaOp::Noop, &Submit::default()).unwrap())
+        .collect();
     match wq.wait(tickets[0], T) {
         Err(idxd_driver::DriverError::Halted { .. }) | Ok(_) => {}
         Err(e) => panic!("{e}"),
     }
     let done = wq.poll();
-    assert!(done.iter().all(|c| c.result == Err(Abandoned::DeviceHalted)), "{done:?}");
+    assert!(
+        done.iter().all(|c| c.result == Err(Abandoned::DeviceHalted)),
+        "{done:?}"
+    );
     assert_eq!(wq.in_flight(), 0);
-    assert!(matches!(wq.submit_dsa(&DsaOp::Noop, &Submit::default()), Err(idxd_driver::DriverError::Halted { .. })));
+    assert!(matches!(
+        wq.submit_dsa(&DsaOp::Noop, &Submit::default()),
+        Err(idxd_driver::DriverError::Halted { .. })
+    ));
 }
 
 #[test]

@@ -24,7 +24,13 @@ struct Prepared {
 }
 
 fn prepare(op: &str) -> Prepared {
-    let drv = MiniDriver::new("dsa-spr", EmuConfig { mode: ExecMode::Inline, ..Default::default() });
+    let drv = MiniDriver::new(
+        "dsa-spr",
+        EmuConfig {
+            mode: ExecMode::Inline,
+            ..Default::default()
+        },
+    );
     drv.bring_up(&[WqSpec::dedicated(0, 32)]);
     drv.map(SRC, 4096, true);
     drv.map(DST, 4096, true);
@@ -33,9 +39,16 @@ fn prepare(op: &str) -> Prepared {
     let lim = Limits::from_shifts(31, 10);
     let op = match op {
         "noop" => DsaOp::Noop,
-        _ => DsaOp::Memmove { src: SRC, dst: DST, len: 4096 },
+        _ => DsaOp::Memmove {
+            src: SRC,
+            dst: DST,
+            len: 4096,
+        },
     };
-    let desc = op.build(&Submit::polled(REC), &lim).expect("valid descriptor").to_bytes();
+    let desc = op
+        .build(&Submit::polled(REC), &lim)
+        .expect("valid descriptor")
+        .to_bytes();
     Prepared { drv, desc }
 }
 
@@ -43,7 +56,10 @@ fn prepare(op: &str) -> Prepared {
 #[bench::noop(args = ("noop"), setup = prepare)]
 #[bench::memmove_4k(args = ("memmove"), setup = prepare)]
 fn submit_and_reap(p: Prepared) -> (u8, Prepared) {
-    p.drv.dev.portal_write(0, black_box(&p.desc), SubmitKind::Movdir64b).expect("portal");
+    p.drv
+        .dev
+        .portal_write(0, black_box(&p.desc), SubmitKind::Movdir64b)
+        .expect("portal");
     let status = p.drv.dev.iommu().cpu_load_acquire_u8(REC).expect("mapped");
     (black_box(status), p)
 }

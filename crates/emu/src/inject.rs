@@ -71,7 +71,11 @@ impl InjectConfig {
         let h = splitmix64(self.seed ^ splitmix64(seq));
         // One uniform draw in [0, 1) picks at most one fault; a second picks the offset.
         let u = (h >> 11) as f64 / (1u64 << 53) as f64;
-        let offset = if src_len == 0 { 0 } else { (splitmix64(h) % src_len as u64) as u32 };
+        let offset = if src_len == 0 {
+            0
+        } else {
+            (splitmix64(h) % src_len as u64) as u32
+        };
         let mut edge = 0.0;
         let table = [
             (self.page_fault, Fault::PageFault { at_offset: offset }),
@@ -112,19 +116,33 @@ mod tests {
 
     #[test]
     fn deterministic_and_close_to_the_asked_rates() {
-        let c = InjectConfig { seed: 7, page_fault: 0.1, hardware_error: 0.05, ..Default::default() };
+        let c = InjectConfig {
+            seed: 7,
+            page_fault: 0.1,
+            hardware_error: 0.05,
+            ..Default::default()
+        };
         let a: Vec<_> = (0..10_000).map(|s| c.decide(s, 4096)).collect();
         let b: Vec<_> = (0..10_000).map(|s| c.decide(s, 4096)).collect();
         assert_eq!(a, b);
-        let pf = a.iter().filter(|f| matches!(f, Some(Fault::PageFault { .. }))).count();
-        let hw = a.iter().filter(|f| matches!(f, Some(Fault::HardwareError))).count();
+        let pf = a
+            .iter()
+            .filter(|f| matches!(f, Some(Fault::PageFault { .. })))
+            .count();
+        let hw = a
+            .iter()
+            .filter(|f| matches!(f, Some(Fault::HardwareError)))
+            .count();
         assert!((800..1200).contains(&pf), "{pf}");
         assert!((350..650).contains(&hw), "{hw}");
         assert!(a.iter().all(|f| match f {
             Some(Fault::PageFault { at_offset }) => *at_offset < 4096,
             _ => true,
         }));
-        let s = InjectConfig { schedule: vec![(3, Fault::Halt)], ..Default::default() };
+        let s = InjectConfig {
+            schedule: vec![(3, Fault::Halt)],
+            ..Default::default()
+        };
         assert_eq!(s.decide(3, 1), Some(Fault::Halt));
         assert_eq!(s.decide(4, 1), None);
         assert!(!InjectConfig::none().is_active());

@@ -42,7 +42,14 @@ pub struct WqSpec {
 impl WqSpec {
     /// A dedicated WQ of `size` entries in group 0, priority 1.
     pub fn dedicated(wq: u16, size: u16) -> Self {
-        WqSpec { wq, group: 0, size, mode: WqMode::Dedicated, priority: 1, threshold: 0 }
+        WqSpec {
+            wq,
+            group: 0,
+            size,
+            mode: WqMode::Dedicated,
+            priority: 1,
+            threshold: 0,
+        }
     }
 }
 
@@ -51,17 +58,27 @@ impl MiniDriver {
     pub fn new(profile: &str, cfg: EmuConfig) -> Self {
         let p = Profile::builtin(profile).unwrap();
         let caps = p.caps;
-        MiniDriver { dev: EmuDevice::new(p, cfg), caps }
+        MiniDriver {
+            dev: EmuDevice::new(p, cfg),
+            caps,
+        }
     }
 
     /// A device in inline execution mode.
     pub fn inline(profile: &str) -> Self {
-        Self::new(profile, EmuConfig { mode: ExecMode::Inline, ..Default::default() })
+        Self::new(
+            profile,
+            EmuConfig {
+                mode: ExecMode::Inline,
+                ..Default::default()
+            },
+        )
     }
 
     /// Sets Memory Space Enable and Bus Master Enable in PCI COMMAND.
     pub fn pci_enable(&self) {
-        self.dev.pci_write16(PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+        self.dev
+            .pci_write16(PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
     }
 
     /// Issues a command and polls CMDSTS until it is no longer active.
@@ -80,7 +97,12 @@ impl MiniDriver {
 
     /// Issues `c` with `operand` and returns the CMDSTS error byte.
     pub fn cmd_err(&self, c: Command, operand: u32) -> u8 {
-        self.cmd(Cmd { command: c, operand, request_int: false }).error
+        self.cmd(Cmd {
+            command: c,
+            operand,
+            request_int: false,
+        })
+        .error
     }
 
     /// Reads GENSTS.
@@ -162,7 +184,12 @@ impl MiniDriver {
         self.configure(wqs);
         assert_eq!(self.cmd_err(Command::EnableDevice, 0), 0);
         for s in wqs {
-            assert_eq!(self.cmd_err(Command::EnableWq, s.wq as u32), 0, "enable WQ {}", s.wq);
+            assert_eq!(
+                self.cmd_err(Command::EnableWq, s.wq as u32),
+                0,
+                "enable WQ {}",
+                s.wq
+            );
         }
     }
 
@@ -180,7 +207,9 @@ impl MiniDriver {
 
     /// MOVDIR64B of a descriptor to WQ `wq`.
     pub fn submit(&self, wq: u16, desc: &[u8; 64]) -> PortalResult {
-        self.dev.portal_write(self.portal(wq), desc, SubmitKind::Movdir64b).unwrap()
+        self.dev
+            .portal_write(self.portal(wq), desc, SubmitKind::Movdir64b)
+            .unwrap()
     }
 
     /// Maps `len` bytes of IOMMU-owned memory at `iova`.

@@ -12,7 +12,10 @@ use idxd_hw::tables::{GrpCfg, WqMode, WqState};
 use idxd_hw::Profile;
 
 fn inline() -> EmuConfig {
-    EmuConfig { mode: ExecMode::Inline, ..Default::default() }
+    EmuConfig {
+        mode: ExecMode::Inline,
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -58,7 +61,11 @@ fn bring_up_and_teardown_every_profile() {
         let opcap = d.caps.opcap.0;
         if d.caps.wqcap.op_config {
             let oc = d.read_wqcfg(0).op_config;
-            assert_eq!(oc[0] as u64 | (oc[1] as u64) << 32, opcap[0], "op config back to OPCAP");
+            assert_eq!(
+                oc[0] as u64 | (oc[1] as u64) << 32,
+                opcap[0],
+                "op config back to OPCAP"
+            );
         }
         assert_eq!(d.cmd(Cmd::wq(Command::DisableWq, 3)).error, 0);
         assert_eq!(d.cmd_err(Command::DisableDevice, 0), 0);
@@ -67,7 +74,11 @@ fn bring_up_and_teardown_every_profile() {
 }
 
 fn grp(engines: &[u8], wqs: &[u16]) -> GrpCfg {
-    let mut g = GrpCfg { tc_a: 1, tc_b: 1, ..Default::default() };
+    let mut g = GrpCfg {
+        tc_a: 1,
+        tc_b: 1,
+        ..Default::default()
+    };
     engines.iter().for_each(|&e| g.add_engine(e));
     wqs.iter().for_each(|&w| g.add_wq(w));
     g
@@ -143,13 +154,45 @@ fn enable_wq_errors() {
         assert_eq!(try_cfg(idxd_hw::WqCfg { size: 0, ..good }), 0x22, "{name}");
         assert_eq!(try_cfg(idxd_hw::WqCfg { priority: 0, ..good }), 0x23);
         // Shared mode without PASID (vfio-style device: PCI PASID capability off).
-        assert_eq!(try_cfg(idxd_hw::WqCfg { mode: WqMode::Shared, pasid_en: true, ..good }), 0x26);
-        assert_eq!(try_cfg(idxd_hw::WqCfg { mode: WqMode::Shared, pasid_en: false, ..good }), 0x26);
-        assert_eq!(try_cfg(idxd_hw::WqCfg { max_batch_shift: d.caps.gencap.max_batch_shift + 1, ..good }), 0x27);
+        assert_eq!(
+            try_cfg(idxd_hw::WqCfg {
+                mode: WqMode::Shared,
+                pasid_en: true,
+                ..good
+            }),
+            0x26
+        );
+        assert_eq!(
+            try_cfg(idxd_hw::WqCfg {
+                mode: WqMode::Shared,
+                pasid_en: false,
+                ..good
+            }),
+            0x26
+        );
+        assert_eq!(
+            try_cfg(idxd_hw::WqCfg {
+                max_batch_shift: d.caps.gencap.max_batch_shift + 1,
+                ..good
+            }),
+            0x27
+        );
         if d.caps.gencap.max_xfer_shift < 31 {
-            assert_eq!(try_cfg(idxd_hw::WqCfg { max_xfer_shift: d.caps.gencap.max_xfer_shift + 1, ..good }), 0x28);
+            assert_eq!(
+                try_cfg(idxd_hw::WqCfg {
+                    max_xfer_shift: d.caps.gencap.max_xfer_shift + 1,
+                    ..good
+                }),
+                0x28
+            );
         } else {
-            assert_eq!(try_cfg(idxd_hw::WqCfg { max_xfer_shift: 31, ..good }), 0);
+            assert_eq!(
+                try_cfg(idxd_hw::WqCfg {
+                    max_xfer_shift: 31,
+                    ..good
+                }),
+                0
+            );
             assert_eq!(d.cmd(Cmd::wq(Command::DisableWq, 1)).error, 0);
         }
         // A WQ that belongs to no group.
@@ -176,24 +219,53 @@ fn enable_wq_errors() {
 
 #[test]
 fn mode_and_block_on_fault_refused_where_the_part_lacks_them() {
-    let (_, text) = idxd_hw::profile::BUILTIN.iter().find(|(n, _)| *n == "iaa-spr").unwrap();
+    let (_, text) = idxd_hw::profile::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == "iaa-spr")
+        .unwrap();
     // No shared mode (bit 48 clear), no block on fault (GENCAP bit 0 clear), max transfer 1 MiB.
     let text = text
         .replace("wqcap = 0x3f000000080080", "wqcap = 0x3e000000080080")
         .replace("gencap = 0x71f10901f0105", "gencap = 0x71f1090140104");
     let p = Profile::from_toml("test", &text).unwrap();
-    let cfg = EmuConfig { mode: ExecMode::Inline, pasid_enabled: true, ..Default::default() };
-    let d = Drv { caps: p.caps, dev: EmuDevice::new(p, cfg) };
+    let cfg = EmuConfig {
+        mode: ExecMode::Inline,
+        pasid_enabled: true,
+        ..Default::default()
+    };
+    let d = Drv {
+        caps: p.caps,
+        dev: EmuDevice::new(p, cfg),
+    };
     d.pci_enable();
     d.configure(&[WqSpec::dedicated(0, 8)]);
     assert_eq!(d.cmd_err(Command::EnableDevice, 0), 0);
     let good = d.wq_cfg(&WqSpec::dedicated(0, 8));
-    d.write_wqcfg(0, &idxd_hw::WqCfg { mode: WqMode::Shared, pasid_en: true, ..good });
+    d.write_wqcfg(
+        0,
+        &idxd_hw::WqCfg {
+            mode: WqMode::Shared,
+            pasid_en: true,
+            ..good
+        },
+    );
     assert_eq!(d.cmd_err(Command::EnableWq, 0), 0x24);
-    d.write_wqcfg(0, &idxd_hw::WqCfg { block_on_fault: true, ..good });
+    d.write_wqcfg(
+        0,
+        &idxd_hw::WqCfg {
+            block_on_fault: true,
+            ..good
+        },
+    );
     assert_eq!(d.cmd_err(Command::EnableWq, 0), 0x25);
     assert_eq!(good.max_xfer_shift, 20);
-    d.write_wqcfg(0, &idxd_hw::WqCfg { max_xfer_shift: 21, ..good });
+    d.write_wqcfg(
+        0,
+        &idxd_hw::WqCfg {
+            max_xfer_shift: 21,
+            ..good
+        },
+    );
     assert_eq!(d.cmd_err(Command::EnableWq, 0), 0x28);
     d.write_wqcfg(0, &good);
     assert_eq!(d.cmd_err(Command::EnableWq, 0), 0);
@@ -205,14 +277,26 @@ fn interrupt_handles() {
         let d = Drv::inline(name);
         d.pci_enable();
         if d.caps.cmdcap.is_none() {
-            assert_eq!(d.cmd_err(Command::RequestIntHandle, 1), 0x01, "{name}: no CMDCAP, no command 13");
+            assert_eq!(
+                d.cmd_err(Command::RequestIntHandle, 1),
+                0x01,
+                "{name}: no CMDCAP, no command 13"
+            );
             continue;
         }
-        let s = d.cmd(Cmd { command: Command::RequestIntHandle, operand: 2, request_int: false });
+        let s = d.cmd(Cmd {
+            command: Command::RequestIntHandle,
+            operand: 2,
+            request_int: false,
+        });
         assert_eq!((s.error, s.result), (0, 2));
         assert_eq!(d.cmd_err(Command::RequestIntHandle, 2), 0x42, "{name}");
         assert_eq!(d.cmd_err(Command::RequestIntHandle, 500), 0x41);
-        assert_eq!(d.cmd_err(Command::RequestIntHandle, 0x1_0001), 0x41, "IMS not modelled");
+        assert_eq!(
+            d.cmd_err(Command::RequestIntHandle, 0x1_0001),
+            0x41,
+            "IMS not modelled"
+        );
         assert_eq!(d.cmd_err(Command::ReleaseIntHandle, 2), 0);
         assert_eq!(d.cmd_err(Command::ReleaseIntHandle, 2), 0x41);
     }
@@ -222,7 +306,15 @@ fn interrupt_handles() {
 fn intcause_is_write_one_to_clear_and_command_interrupts() {
     let d = Drv::inline("iaa-spr");
     d.pci_enable();
-    d.dev.write32(off::CMD, Cmd { command: Command::DrainAll, operand: 0, request_int: true }.encode());
+    d.dev.write32(
+        off::CMD,
+        Cmd {
+            command: Command::DrainAll,
+            operand: 0,
+            request_int: true,
+        }
+        .encode(),
+    );
     assert_eq!(d.dev.irq(0).unwrap().wait(Duration::from_secs(1)), 1);
     let cause = d.dev.read32(off::INTCAUSE);
     assert_eq!(cause, IntCause::COMMAND_DONE.bits());
@@ -237,14 +329,24 @@ fn swerr_records_overflows_and_acknowledges() {
     for name in PROFILES {
         let d = Drv::inline(name);
         d.bring_up(&[WqSpec::dedicated(0, 8)]);
-        d.dev.write32(off::GENCTRL, GenCtrl { softerr_int_en: true, halt_int_en: true }.encode());
+        d.dev.write32(
+            off::GENCTRL,
+            GenCtrl {
+                softerr_int_en: true,
+                halt_int_en: true,
+            }
+            .encode(),
+        );
         let desc = [0u8; 64];
         // WQ 1 is disabled: a MOVDIR64B to it is dropped and recorded.
         assert_eq!(d.submit(1, &desc), PortalResult::Accepted);
         assert_eq!(d.dev.irq(0).unwrap().take(), 1);
         let q: [u64; 4] = std::array::from_fn(|i| d.dev.read64(off::SWERR + 8 * i as u64));
         let e = SwErr::decode(q);
-        assert!(e.valid && !e.overflow && e.wq_idx_valid && e.desc_valid, "{name}: {e:?}");
+        assert!(
+            e.valid && !e.overflow && e.wq_idx_valid && e.desc_valid,
+            "{name}: {e:?}"
+        );
         assert_eq!(e.wq_idx, 1);
         assert_eq!(e.error, idxd_emu::device::swerr_code::WQ_DISABLED);
         assert_ne!(d.dev.read32(off::INTCAUSE) & IntCause::SOFTWARE_ERROR.bits(), 0);
@@ -272,9 +374,27 @@ fn swerr_records_overflows_and_acknowledges() {
 fn halted_device_refuses_commands_until_reset() {
     use idxd_emu::inject::{Fault, InjectConfig};
     for name in PROFILES {
-        let inject = InjectConfig { schedule: vec![(0, Fault::Halt)], ..Default::default() };
-        let d = Drv::up(name, EmuConfig { mode: ExecMode::Inline, inject, ..Default::default() }, 8);
-        d.dev.write32(off::GENCTRL, GenCtrl { softerr_int_en: false, halt_int_en: true }.encode());
+        let inject = InjectConfig {
+            schedule: vec![(0, Fault::Halt)],
+            ..Default::default()
+        };
+        let d = Drv::up(
+            name,
+            EmuConfig {
+                mode: ExecMode::Inline,
+                inject,
+                ..Default::default()
+            },
+            8,
+        );
+        d.dev.write32(
+            off::GENCTRL,
+            GenCtrl {
+                softerr_int_en: false,
+                halt_int_en: true,
+            }
+            .encode(),
+        );
         let noop = noop_desc(&d);
         d.submit(0, &noop);
         let s = d.gensts();
@@ -282,7 +402,11 @@ fn halted_device_refuses_commands_until_reset() {
         assert_eq!(s.reset_type, idxd_hw::regs::ResetType::Software);
         assert_ne!(d.dev.read32(off::INTCAUSE) & IntCause::HALT.bits(), 0);
         assert_eq!(d.dev.irq(0).unwrap().take(), 1);
-        assert_eq!(d.read_mem(0x1000, 1)[0], 0, "the halted descriptor's record is never written");
+        assert_eq!(
+            d.read_mem(0x1000, 1)[0],
+            0,
+            "the halted descriptor's record is never written"
+        );
         assert_eq!(d.cmd_err(Command::EnableDevice, 0), 0x01);
         assert_eq!(d.cmd_err(Command::ResetDevice, 0), 0);
         assert_eq!(d.gensts().state, DeviceState::Disabled);

@@ -45,11 +45,22 @@ fn dedicated_wqs_from_several_threads() {
                 for i in 0..PER {
                     let slot = REC + (t * RING + i % RING) * 32;
                     if i >= RING {
-                        assert_eq!(d.wait_status(slot, T), Some(1), "descriptor {} of thread {t}", i - RING);
+                        assert_eq!(
+                            d.wait_status(slot, T),
+                            Some(1),
+                            "descriptor {} of thread {t}",
+                            i - RING
+                        );
                     }
                     d.write_mem(slot, &[0; 32]);
                     let off = (t * PER + i) * 8;
-                    let desc = DsaOp::Memmove { src: SRC + off, dst: DST + off, len: 8 }.build(&Submit::polled(slot), &lim).unwrap();
+                    let desc = DsaOp::Memmove {
+                        src: SRC + off,
+                        dst: DST + off,
+                        len: 8,
+                    }
+                    .build(&Submit::polled(slot), &lim)
+                    .unwrap();
                     assert_eq!(d.submit(w, &desc.to_bytes()), PortalResult::Accepted);
                 }
                 for k in 0..RING {
@@ -62,7 +73,10 @@ fn dedicated_wqs_from_several_threads() {
         h.join().unwrap();
     }
     let total = THREADS as u64 * PER;
-    assert_eq!(d.read_mem(DST, total as usize * 8), d.read_mem(SRC, total as usize * 8));
+    assert_eq!(
+        d.read_mem(DST, total as usize * 8),
+        d.read_mem(SRC, total as usize * 8)
+    );
     let c = d.dev.counters();
     assert_eq!(c.opcode(3), total, "every descriptor accepted once");
     assert_eq!(c.status(1), total, "every descriptor completed once");
@@ -74,9 +88,19 @@ fn dedicated_wqs_from_several_threads() {
 #[test]
 fn shared_wq_with_enqcmd_retries() {
     const PER: u64 = 4_000;
-    let cfg = EmuConfig { pasid_enabled: true, ..Default::default() };
+    let cfg = EmuConfig {
+        pasid_enabled: true,
+        ..Default::default()
+    };
     let d = Arc::new(Drv::new("iaa-spr", cfg));
-    let spec = WqSpec { wq: 0, group: 0, size: 8, mode: WqMode::Shared, priority: 5, threshold: 4 };
+    let spec = WqSpec {
+        wq: 0,
+        group: 0,
+        size: 8,
+        mode: WqMode::Shared,
+        priority: 5,
+        threshold: 4,
+    };
     d.bring_up(&[spec]);
     d.map(REC, 2 * PER as usize * 64, true);
     let lim = Limits::from_shifts(31, 0);
@@ -87,7 +111,10 @@ fn shared_wq_with_enqcmd_retries() {
                 let mut retries = 0u64;
                 for i in 0..PER {
                     let rec = REC + (t * PER + i) * 64;
-                    let desc = idxd_hw::IaaOp::Noop.build(&Submit::polled(rec), &lim).unwrap().to_bytes();
+                    let desc = idxd_hw::IaaOp::Noop
+                        .build(&Submit::polled(rec), &lim)
+                        .unwrap()
+                        .to_bytes();
                     let mut tries = 0;
                     while d.dev.portal_write(0, &desc, SubmitKind::Enqcmd).unwrap() == PortalResult::Retry {
                         retries += 1;
@@ -114,37 +141,90 @@ fn shared_wq_with_enqcmd_retries() {
 #[test]
 fn limited_portal_threshold_and_dedicated_overfill() {
     // A slow first descriptor keeps the engine busy while we fill the WQ.
-    let inject = InjectConfig { schedule: vec![(0, Fault::Slow(Duration::from_millis(300)))], ..Default::default() };
-    let cfg = EmuConfig { pasid_enabled: true, inject, ..Default::default() };
+    let inject = InjectConfig {
+        schedule: vec![(0, Fault::Slow(Duration::from_millis(300)))],
+        ..Default::default()
+    };
+    let cfg = EmuConfig {
+        pasid_enabled: true,
+        inject,
+        ..Default::default()
+    };
     let d = Drv::new("iaa-spr", cfg);
-    let shared = WqSpec { wq: 0, group: 0, size: 4, mode: WqMode::Shared, priority: 1, threshold: 2 };
+    let shared = WqSpec {
+        wq: 0,
+        group: 0,
+        size: 4,
+        mode: WqMode::Shared,
+        priority: 1,
+        threshold: 2,
+    };
     d.bring_up(&[shared]);
     d.map(REC, 4096, true);
     let lim = Limits::from_shifts(31, 0);
-    let desc = |i: u64| idxd_hw::IaaOp::Noop.build(&Submit::polled(REC + 64 * i), &lim).unwrap().to_bytes();
+    let desc = |i: u64| {
+        idxd_hw::IaaOp::Noop
+            .build(&Submit::polled(REC + 64 * i), &lim)
+            .unwrap()
+            .to_bytes()
+    };
     let limited = 0x1000;
-    let r: Vec<_> = (0..3).map(|i| d.dev.portal_write(limited, &desc(i), SubmitKind::Enqcmd).unwrap()).collect();
-    assert_eq!(r, [PortalResult::Accepted, PortalResult::Accepted, PortalResult::Retry], "threshold 2 on the limited portal");
-    let r: Vec<_> = (2..5).map(|i| d.dev.portal_write(0, &desc(i), SubmitKind::Enqcmd).unwrap()).collect();
-    assert_eq!(r, [PortalResult::Accepted, PortalResult::Accepted, PortalResult::Retry], "size 4 on the unlimited portal");
+    let r: Vec<_> = (0..3)
+        .map(|i| d.dev.portal_write(limited, &desc(i), SubmitKind::Enqcmd).unwrap())
+        .collect();
+    assert_eq!(
+        r,
+        [
+            PortalResult::Accepted,
+            PortalResult::Accepted,
+            PortalResult::Retry
+        ],
+        "threshold 2 on the limited portal"
+    );
+    let r: Vec<_> = (2..5)
+        .map(|i| d.dev.portal_write(0, &desc(i), SubmitKind::Enqcmd).unwrap())
+        .collect();
+    assert_eq!(
+        r,
+        [
+            PortalResult::Accepted,
+            PortalResult::Accepted,
+            PortalResult::Retry
+        ],
+        "size 4 on the unlimited portal"
+    );
 
     // Dedicated: a MOVDIR64B beyond the WQ size is dropped and recorded in SWERR. The first two
     // descriptors are slow, so both are still occupying the WQ (queued or running on one of the
     // engines) when the third arrives.
     let slow = Fault::Slow(Duration::from_millis(300));
-    let inject = InjectConfig { schedule: vec![(0, slow), (1, slow)], ..Default::default() };
-    let d = Drv::new("dsa-spr", EmuConfig { inject, ..Default::default() });
+    let inject = InjectConfig {
+        schedule: vec![(0, slow), (1, slow)],
+        ..Default::default()
+    };
+    let d = Drv::new(
+        "dsa-spr",
+        EmuConfig {
+            inject,
+            ..Default::default()
+        },
+    );
     d.bring_up(&[WqSpec::dedicated(0, 2)]);
     d.map(REC, 4096, true);
     let lim = Limits::from_shifts(31, 10);
     for i in 0..3u64 {
-        let desc = DsaOp::Noop.build(&Submit::polled(REC + 32 * i), &lim).unwrap().to_bytes();
+        let desc = DsaOp::Noop
+            .build(&Submit::polled(REC + 32 * i), &lim)
+            .unwrap()
+            .to_bytes();
         assert_eq!(d.submit(0, &desc), PortalResult::Accepted);
     }
     assert_eq!(d.cmd_err(Command::DrainWq, wq_mask_operand(0)), 0);
     let got: Vec<u8> = (0..3).map(|i| d.read_mem(REC + 32 * i, 1)[0]).collect();
     assert_eq!(got, [1, 1, 0], "the third descriptor was dropped");
-    let e = idxd_hw::regs::SwErr::decode(std::array::from_fn(|i| d.dev.read64(idxd_hw::regs::off::SWERR + 8 * i as u64)));
+    let e = idxd_hw::regs::SwErr::decode(std::array::from_fn(|i| {
+        d.dev.read64(idxd_hw::regs::off::SWERR + 8 * i as u64)
+    }));
     assert_eq!(e.error, idxd_emu::device::swerr_code::WQ_FULL);
     assert_eq!(d.dev.counters().dropped, 1);
 }
@@ -166,7 +246,13 @@ fn fault_injection_100k() {
         slow: Some((0.0005, Duration::from_micros(200))),
         schedule: vec![],
     };
-    let d = Drv::new("dsa-spr", EmuConfig { inject: inject.clone(), ..Default::default() });
+    let d = Drv::new(
+        "dsa-spr",
+        EmuConfig {
+            inject: inject.clone(),
+            ..Default::default()
+        },
+    );
     d.bring_up(&[WqSpec::dedicated(0, WINDOW as u16)]);
     d.map(SRC, LEN as usize, true);
     d.map(DST, WINDOW as usize * LEN as usize, true);
@@ -179,9 +265,13 @@ fn fault_injection_100k() {
         d.write_mem(REC, &[0; WINDOW as usize * 32]);
         d.write_mem(DST, &vec![0; WINDOW as usize * LEN as usize]);
         for k in 0..WINDOW {
-            let desc = DsaOp::Memmove { src: SRC, dst: DST + k * LEN as u64, len: LEN }
-                .build(&Submit::polled(REC + 32 * k), &lim)
-                .unwrap();
+            let desc = DsaOp::Memmove {
+                src: SRC,
+                dst: DST + k * LEN as u64,
+                len: LEN,
+            }
+            .build(&Submit::polled(REC + 32 * k), &lim)
+            .unwrap();
             d.submit(0, &desc.to_bytes());
         }
         assert_eq!(d.cmd_err(Command::DrainWq, wq_mask_operand(0)), 0);
@@ -201,7 +291,11 @@ fn fault_injection_100k() {
                     assert_eq!(rec.fault_addr, SRC + at_offset as u64, "seq {seq}");
                     assert!(rec.bytes_completed <= at_offset, "seq {seq}");
                     let done = rec.bytes_completed as usize;
-                    assert_eq!(dst[..done], src[..done], "seq {seq}: the completed part is copied");
+                    assert_eq!(
+                        dst[..done],
+                        src[..done],
+                        "seq {seq}: the completed part is copied"
+                    );
                 }
                 Some(Fault::HardwareError) | Some(Fault::Watchdog) => {
                     seen[2] += 1;

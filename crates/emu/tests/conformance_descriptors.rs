@@ -10,8 +10,8 @@ use common::{Drv, PROFILES};
 use idxd_emu::device::{EmuConfig, ExecMode};
 use idxd_hw::regs::{off, SwErr};
 use idxd_hw::{
-    CompressAecs, CompressFlags, Crc64Flags, DecompressFlags, DeviceKind, DsaCompletion, DsaOp, EndProcessing,
-    IaaCompletion, IaaOp, Limits, Submit,
+    CompressAecs, CompressFlags, Crc64Flags, DecompressFlags, DeviceKind, DsaCompletion, DsaOp,
+    EndProcessing, IaaCompletion, IaaOp, Limits, Submit,
 };
 
 const RW: u64 = 0x10_0000; // 1 MiB read-write
@@ -22,7 +22,14 @@ const UNMAPPED: u64 = 0x60_0000;
 const T: Duration = Duration::from_secs(5);
 
 fn setup(name: &str, mode: ExecMode) -> Drv {
-    let d = Drv::up(name, EmuConfig { mode, ..Default::default() }, 32);
+    let d = Drv::up(
+        name,
+        EmuConfig {
+            mode,
+            ..Default::default()
+        },
+        32,
+    );
     d.map(RW, RW_LEN, true);
     d.map(RO, 4096, false);
     d.map(REC, 64 * 1024, true);
@@ -34,7 +41,9 @@ fn lim(d: &Drv) -> Limits {
 }
 
 fn pattern(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
+        .collect()
 }
 
 /// Submits a DSA op with its record at `rec` and returns the record.
@@ -85,35 +94,113 @@ fn dsa_suite(name: &str, mode: ExecMode) {
     let src = pattern(8192, 7);
     d.write_mem(RW, &src);
     // memmove
-    let r = dsa(&d, DsaOp::Memmove { src: RW, dst: RW + 0x4000, len: 8192 }, REC);
+    let r = dsa(
+        &d,
+        DsaOp::Memmove {
+            src: RW,
+            dst: RW + 0x4000,
+            len: 8192,
+        },
+        REC,
+    );
     assert_eq!(r.status, 1, "{name} {mode:?}");
     assert_eq!(d.read_mem(RW + 0x4000, 8192), src);
     // fill
-    let r = dsa(&d, DsaOp::Fill { pattern: 0x1122_3344_5566_7788, dst: RW + 0x8000, len: 100 }, REC);
+    let r = dsa(
+        &d,
+        DsaOp::Fill {
+            pattern: 0x1122_3344_5566_7788,
+            dst: RW + 0x8000,
+            len: 100,
+        },
+        REC,
+    );
     assert_eq!(r.status, 1);
     let f = d.read_mem(RW + 0x8000, 100);
     assert_eq!(&f[..8], &0x1122_3344_5566_7788u64.to_le_bytes());
     assert_eq!(f[96..100], 0x1122_3344_5566_7788u64.to_le_bytes()[..4]);
     // compare: equal, different, and check-result mismatch (success with false predicate)
-    let r = dsa(&d, DsaOp::Compare { src1: RW, src2: RW + 0x4000, len: 8192, expected: None }, REC);
+    let r = dsa(
+        &d,
+        DsaOp::Compare {
+            src1: RW,
+            src2: RW + 0x4000,
+            len: 8192,
+            expected: None,
+        },
+        REC,
+    );
     assert_eq!((r.status, r.result), (1, 0));
     d.write_mem(RW + 0x4000 + 1000, &[src[1000] ^ 1]);
-    let r = dsa(&d, DsaOp::Compare { src1: RW, src2: RW + 0x4000, len: 8192, expected: None }, REC);
+    let r = dsa(
+        &d,
+        DsaOp::Compare {
+            src1: RW,
+            src2: RW + 0x4000,
+            len: 8192,
+            expected: None,
+        },
+        REC,
+    );
     assert_eq!((r.status, r.result, r.bytes_completed), (1, 1, 1000));
-    let r = dsa(&d, DsaOp::Compare { src1: RW, src2: RW + 0x4000, len: 8192, expected: Some(0) }, REC);
+    let r = dsa(
+        &d,
+        DsaOp::Compare {
+            src1: RW,
+            src2: RW + 0x4000,
+            len: 8192,
+            expected: Some(0),
+        },
+        REC,
+    );
     assert_eq!((r.status, r.result), (2, 1));
     // compare pattern
-    let r = dsa(&d, DsaOp::ComparePattern { src: RW + 0x8000, pattern: 0x1122_3344_5566_7788, len: 96, expected: None }, REC);
+    let r = dsa(
+        &d,
+        DsaOp::ComparePattern {
+            src: RW + 0x8000,
+            pattern: 0x1122_3344_5566_7788,
+            len: 96,
+            expected: None,
+        },
+        REC,
+    );
     assert_eq!((r.status, r.result), (1, 0));
     // CRC: generate and copy+CRC agree
-    let r1 = dsa(&d, DsaOp::CrcGen { src: RW, len: 4096, seed: idxd_hw::CrcSeed::Value(0) }, REC);
-    let r2 = dsa(&d, DsaOp::CopyCrc { src: RW, dst: RW + 0xa000, len: 4096, seed: idxd_hw::CrcSeed::Value(0) }, REC + 32);
+    let r1 = dsa(
+        &d,
+        DsaOp::CrcGen {
+            src: RW,
+            len: 4096,
+            seed: idxd_hw::CrcSeed::Value(0),
+        },
+        REC,
+    );
+    let r2 = dsa(
+        &d,
+        DsaOp::CopyCrc {
+            src: RW,
+            dst: RW + 0xa000,
+            len: 4096,
+            seed: idxd_hw::CrcSeed::Value(0),
+        },
+        REC + 32,
+    );
     assert_eq!((r1.status, r2.status), (1, 1));
     assert_eq!(r1.crc_val(), r2.crc_val());
     assert_ne!(r1.crc_val(), 0);
     assert_eq!(d.read_mem(RW + 0xa000, 4096), src[..4096]);
     // dualcast
-    let r = dsa(&d, DsaOp::Dualcast { src: RW, dst1: RW + 0x1_0000, dst2: RW + 0x2_0000, len: 4096 }, REC);
+    let r = dsa(
+        &d,
+        DsaOp::Dualcast {
+            src: RW,
+            dst1: RW + 0x1_0000,
+            dst2: RW + 0x2_0000,
+            len: 4096,
+        },
+        REC,
+    );
     assert_eq!(r.status, 1);
     assert_eq!(d.read_mem(RW + 0x2_0000, 4096), src[..4096]);
     // create + apply delta
@@ -123,35 +210,97 @@ fn dsa_suite(name: &str, mode: ExecMode) {
     d.write_mem(RW + 0x3_0000, &modified);
     let r = dsa(
         &d,
-        DsaOp::CreateDelta { src1: RW, src2: RW + 0x3_0000, len: 4096, delta_addr: RW + 0x4_0000, max_delta_size: 100, expected: None },
+        DsaOp::CreateDelta {
+            src1: RW,
+            src2: RW + 0x3_0000,
+            len: 4096,
+            delta_addr: RW + 0x4_0000,
+            max_delta_size: 100,
+            expected: None,
+        },
         REC,
     );
-    assert_eq!((r.status, r.result, r.delta_rec_size()), (1, 1, 20), "{name}: two 8-byte words differ");
+    assert_eq!(
+        (r.status, r.result, r.delta_rec_size()),
+        (1, 1, 20),
+        "{name}: two 8-byte words differ"
+    );
     d.write_mem(RW + 0x5_0000, &src[..4096]);
-    let r = dsa(&d, DsaOp::ApplyDelta { delta_addr: RW + 0x4_0000, delta_size: 20, dst: RW + 0x5_0000, len: 4096 }, REC);
+    let r = dsa(
+        &d,
+        DsaOp::ApplyDelta {
+            delta_addr: RW + 0x4_0000,
+            delta_size: 20,
+            dst: RW + 0x5_0000,
+            len: 4096,
+        },
+        REC,
+    );
     assert_eq!(r.status, 1);
     assert_eq!(d.read_mem(RW + 0x5_0000, 4096), modified);
     // cache flush, noop, drain
-    assert_eq!(dsa(&d, DsaOp::CacheFlush { dst: RW, len: 4096, invalidate: true }, REC).status, 1);
+    assert_eq!(
+        dsa(
+            &d,
+            DsaOp::CacheFlush {
+                dst: RW,
+                len: 4096,
+                invalidate: true
+            },
+            REC
+        )
+        .status,
+        1
+    );
     assert_eq!(dsa(&d, DsaOp::Noop, REC).status, 1);
     assert_eq!(dsa(&d, DsaOp::Drain, REC).status, 1);
 
     // Page fault writing past the mapping: partial completion, fault address, write bit.
     let dst = RW + RW_LEN as u64 - 4096;
-    let r = dsa(&d, DsaOp::Memmove { src: RW, dst, len: 8192 }, REC);
+    let r = dsa(
+        &d,
+        DsaOp::Memmove {
+            src: RW,
+            dst,
+            len: 8192,
+        },
+        REC,
+    );
     assert_eq!(r.status, 0x83, "{name}: page fault on write");
     assert_eq!(r.fault_addr, RW + RW_LEN as u64);
     assert_eq!(r.bytes_completed, 4096);
     // The remainder can be resubmitted once the page is there.
     // Read-only destination.
-    let r = dsa(&d, DsaOp::Memmove { src: RW, dst: RO, len: 64 }, REC);
+    let r = dsa(
+        &d,
+        DsaOp::Memmove {
+            src: RW,
+            dst: RO,
+            len: 64,
+        },
+        REC,
+    );
     assert_eq!((r.status, r.fault_addr), (0x83, RO));
     // Unmapped source: read fault.
-    let r = dsa(&d, DsaOp::Memmove { src: UNMAPPED, dst: RW, len: 64 }, REC);
+    let r = dsa(
+        &d,
+        DsaOp::Memmove {
+            src: UNMAPPED,
+            dst: RW,
+            len: 64,
+        },
+        REC,
+    );
     assert_eq!((r.status, r.fault_addr, r.bytes_completed), (0x03, UNMAPPED, 0));
 
     // Validation statuses, from raw descriptors.
-    let good = DsaOp::Memmove { src: RW, dst: RW + 0x4000, len: 64 }.build(&Submit::polled(REC), &lim(&d)).unwrap();
+    let good = DsaOp::Memmove {
+        src: RW,
+        dst: RW + 0x4000,
+        len: 64,
+    }
+    .build(&Submit::polled(REC), &lim(&d))
+    .unwrap();
     let mut bad = good;
     bad.set_opcode_flags(0x0a, good.flags_raw()); // not in OPCAP
     assert_eq!(dsa_raw(&d, bad.to_bytes(), REC).status, 0x10);
@@ -163,11 +312,26 @@ fn dsa_suite(name: &str, mode: ExecMode) {
     assert_eq!(dsa_raw(&d, bad.to_bytes(), REC).status, 0x13);
     let mut bad = good;
     bad.set_opcode_flags(3, good.flags_raw() | idxd_hw::DescFlags::BLOCK_ON_FAULT.bits());
-    assert_eq!(dsa_raw(&d, bad.to_bytes(), REC).status, 0x11, "block on fault not enabled in the WQ");
+    assert_eq!(
+        dsa_raw(&d, bad.to_bytes(), REC).status,
+        0x11,
+        "block on fault not enabled in the WQ"
+    );
     let mut bad = good;
     bad.set_pasid(0, true);
-    assert_eq!(dsa_raw(&d, bad.to_bytes(), REC).status, 0x1d, "privileged on a user WQ");
-    let mut dc = DsaOp::Dualcast { src: RW, dst1: RW, dst2: RW + 0x1000, len: 64 }.build(&Submit::polled(REC), &lim(&d)).unwrap();
+    assert_eq!(
+        dsa_raw(&d, bad.to_bytes(), REC).status,
+        0x1d,
+        "privileged on a user WQ"
+    );
+    let mut dc = DsaOp::Dualcast {
+        src: RW,
+        dst1: RW,
+        dst2: RW + 0x1000,
+        len: 64,
+    }
+    .build(&Submit::polled(REC), &lim(&d))
+    .unwrap();
     dc.set_op_u64(idxd_hw::desc::dsa_off::DEST2, RW + 0x1008);
     assert_eq!(dsa_raw(&d, dc.to_bytes(), REC).status, 0x17);
     let mut cd = good;
@@ -214,10 +378,14 @@ fn batch_rules(d: &Drv, name: &str) {
         (0..4)
             .map(|i| {
                 let src = if Some(i) == fail_at { UNMAPPED } else { RW };
-                DsaOp::Memmove { src, dst: RW + 0x7_0000 + 0x100 * i as u64, len: 64 }
-                    .build(&Submit::polled(member_rec(i as u64)), &l)
-                    .unwrap()
-                    .to_bytes()
+                DsaOp::Memmove {
+                    src,
+                    dst: RW + 0x7_0000 + 0x100 * i as u64,
+                    len: 64,
+                }
+                .build(&Submit::polled(member_rec(i as u64)), &l)
+                .unwrap()
+                .to_bytes()
             })
             .collect()
     };
@@ -229,19 +397,38 @@ fn batch_rules(d: &Drv, name: &str) {
     };
     // All succeed: batch status 1, every member record written.
     write_list(&members(None));
-    let r = dsa(d, DsaOp::Batch { list_addr: list, count: 4 }, REC);
+    let r = dsa(
+        d,
+        DsaOp::Batch {
+            list_addr: list,
+            count: 4,
+        },
+        REC,
+    );
     assert_eq!((r.status, r.bytes_completed), (1, 4), "{name}");
     for i in 0..4 {
         assert_eq!(d.read_mem(member_rec(i), 1)[0], 1);
     }
     // One member fails: batch status 5, the member's own record says why.
     write_list(&members(Some(2)));
-    let r = dsa(d, DsaOp::Batch { list_addr: list, count: 4 }, REC);
+    let r = dsa(
+        d,
+        DsaOp::Batch {
+            list_addr: list,
+            count: 4,
+        },
+        REC,
+    );
     assert_eq!(r.status, 5);
     assert_eq!(d.read_mem(member_rec(2), 1)[0], 3);
     assert_eq!(d.read_mem(member_rec(3), 1)[0], 1);
     // Count out of range, misaligned list.
-    let mut b = DsaOp::Batch { list_addr: list, count: 4 }.build(&Submit::polled(REC), &l).unwrap();
+    let mut b = DsaOp::Batch {
+        list_addr: list,
+        count: 4,
+    }
+    .build(&Submit::polled(REC), &l)
+    .unwrap();
     b.xfer_size = 1;
     assert_eq!(dsa_raw(d, b.to_bytes(), REC).status, 0x14);
     b.xfer_size = l.max_batch + 1;
@@ -255,13 +442,31 @@ fn batch_rules(d: &Drv, name: &str) {
     d.write_mem(tail, &m[0]);
     d.write_mem(tail + 64, &m[1]);
     d.write_mem(REC + 0x1000, &[0; 256]);
-    let r = dsa(d, DsaOp::Batch { list_addr: tail, count: 4 }, REC);
-    assert_eq!((r.status, r.bytes_completed), (6, 2), "{name}: fault reading the list");
+    let r = dsa(
+        d,
+        DsaOp::Batch {
+            list_addr: tail,
+            count: 4,
+        },
+        REC,
+    );
+    assert_eq!(
+        (r.status, r.bytes_completed),
+        (6, 2),
+        "{name}: fault reading the list"
+    );
     assert_eq!(d.read_mem(member_rec(1), 1)[0], 1);
     // Resubmit from list + done * 64, with the rest of the list where it can be read.
     d.write_mem(list, &m[2]);
     d.write_mem(list + 64, &m[3]);
-    let r = dsa(d, DsaOp::Batch { list_addr: list, count: 2 }, REC);
+    let r = dsa(
+        d,
+        DsaOp::Batch {
+            list_addr: list,
+            count: 2,
+        },
+        REC,
+    );
     assert_eq!(r.status, 1);
     assert_eq!(d.read_mem(member_rec(3), 1)[0], 1);
 }
@@ -278,7 +483,9 @@ fn iaa_operations_and_statuses() {
 fn iaa_suite(name: &str, mode: ExecMode) {
     let d = setup(name, mode);
     assert_eq!(d.caps.kind, DeviceKind::Iaa);
-    let page: Vec<u8> = (0..4096u32).map(|i| b"the quick brown fox jumps over the lazy dog "[(i % 44) as usize] ^ (i / 977) as u8).collect();
+    let page: Vec<u8> = (0..4096u32)
+        .map(|i| b"the quick brown fox jumps over the lazy dog "[(i % 44) as usize] ^ (i / 977) as u8)
+        .collect();
     d.write_mem(RW, &page);
     let aecs = RW + 0x8000;
     d.write_mem(aecs, CompressAecs::fixed().as_bytes());
@@ -320,24 +527,70 @@ fn iaa_suite(name: &str, mode: ExecMode) {
     d.write_mem(RW + 0x3_0000, &[0xff; 64]);
     let r = iaa(
         &d,
-        IaaOp::Decompress { src: RW + 0x3_0000, len: 64, dst: RW + 0x2_0000, max_dst: 4096, flags: DecompressFlags::empty(), crc32c: false },
+        IaaOp::Decompress {
+            src: RW + 0x3_0000,
+            len: 64,
+            dst: RW + 0x2_0000,
+            max_dst: 4096,
+            flags: DecompressFlags::empty(),
+            crc32c: false,
+        },
         REC,
     );
     assert_eq!(r.status, 0x0a);
-    assert!(idxd_hw::AnalyticsError::from_code(r.error_code).is_some(), "{}", r.error_code);
+    assert!(
+        idxd_hw::AnalyticsError::from_code(r.error_code).is_some(),
+        "{}",
+        r.error_code
+    );
     // CRC64 (gzip's CRC-32 in the 64-bit form)
     d.write_mem(RW + 0x3_0000, b"123456789");
-    let r = iaa(&d, IaaOp::Crc64 { src: RW + 0x3_0000, len: 9, poly: 0x04C1_1DB7_0000_0000, flags: Crc64Flags::INVERT }, REC);
+    let r = iaa(
+        &d,
+        IaaOp::Crc64 {
+            src: RW + 0x3_0000,
+            len: 9,
+            poly: 0x04C1_1DB7_0000_0000,
+            flags: Crc64Flags::INVERT,
+        },
+        REC,
+    );
     assert_eq!(r.status, 1);
     assert_ne!(r.crc64(), 0);
     // memmove, and a page fault: status 4, no partial completion
-    assert_eq!(iaa(&d, IaaOp::Memmove { src: RW, dst: RW + 0x4_0000, len: 4096 }, REC).status, 1);
-    let r = iaa(&d, IaaOp::Memmove { src: RW, dst: RW + RW_LEN as u64 - 100, len: 4096 }, REC);
+    assert_eq!(
+        iaa(
+            &d,
+            IaaOp::Memmove {
+                src: RW,
+                dst: RW + 0x4_0000,
+                len: 4096
+            },
+            REC
+        )
+        .status,
+        1
+    );
+    let r = iaa(
+        &d,
+        IaaOp::Memmove {
+            src: RW,
+            dst: RW + RW_LEN as u64 - 100,
+            len: 4096,
+        },
+        REC,
+    );
     assert_eq!(r.status & 0x7f, 4, "{name}");
     assert_eq!(r.fault_addr, RW + RW_LEN as u64);
     assert_eq!(r.bytes_completed, 0);
     // validation
-    let good = IaaOp::Memmove { src: RW, dst: RW + 0x4_0000, len: 64 }.build(&Submit::polled(REC), &lim(&d)).unwrap();
+    let good = IaaOp::Memmove {
+        src: RW,
+        dst: RW + 0x4_0000,
+        len: 64,
+    }
+    .build(&Submit::polled(REC), &lim(&d))
+    .unwrap();
     let mut bad = good;
     bad.set_opcode_flags(0x45, good.flags_raw());
     assert_eq!(iaa_raw(&d, bad.to_bytes(), REC).status, 0x10);
@@ -362,7 +615,10 @@ fn iaa_suite(name: &str, mode: ExecMode) {
 #[test]
 fn interrupts_are_signalled_on_the_descriptor_handle() {
     let d = setup("dsa-spr", ExecMode::Threads);
-    let s = Submit { interrupt: Some(3), ..Submit::polled(REC) };
+    let s = Submit {
+        interrupt: Some(3),
+        ..Submit::polled(REC)
+    };
     let desc = DsaOp::Noop.build(&s, &lim(&d)).unwrap();
     d.submit(0, &desc.to_bytes());
     assert_eq!(d.dev.irq(3).unwrap().wait(T), 1);

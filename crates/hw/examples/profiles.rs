@@ -48,18 +48,29 @@ fn main() {
         aecs_write: idxd_hw::AecsWrite::Never,
         aecs_select: false,
     };
-    let d = compress.build(&Submit::polled(0x40_0000), &lim).expect("valid request");
+    let d = compress
+        .build(&Submit::polled(0x40_0000), &lim)
+        .expect("valid request");
     println!("\nIAA fixed-mode compress descriptor (the kernel's iaa_crypto form):");
     hexdump(&d.to_bytes());
     let dsa = Profile::builtin("dsa-spr").expect("built-in profile");
     assert_eq!(dsa.kind, DeviceKind::Dsa);
     let lim = Limits::from_shifts(dsa.caps.gencap.max_xfer_shift, dsa.caps.gencap.max_batch_shift);
-    let d = DsaOp::Memmove { src: 0x10_0000, dst: 0x20_0000, len: 4096 }
-        .build(&Submit::polled(0x40_0000), &lim)
-        .expect("valid request");
+    let d = DsaOp::Memmove {
+        src: 0x10_0000,
+        dst: 0x20_0000,
+        len: 4096,
+    }
+    .build(&Submit::polled(0x40_0000), &lim)
+    .expect("valid request");
     println!("DSA memmove descriptor:");
     hexdump(&d.to_bytes());
-    match (DsaOp::Batch { list_addr: 0x1000, count: 2048 }).build(&Submit::polled(0x40_0000), &lim) {
+    match (DsaOp::Batch {
+        list_addr: 0x1000,
+        count: 2048,
+    })
+    .build(&Submit::polled(0x40_0000), &lim)
+    {
         Err(e) => println!("refused as the hardware would: {e}"),
         Ok(_) => failures += 1,
     }

@@ -62,9 +62,15 @@ impl HuffCode {
         let len = entry >> 15;
         let code = entry & 0x7fff;
         if len > MAX_CODE_LEN as u32 || (len < 15 && code >> len != 0) || entry >> 19 != 0 {
-            return Err(HwError::InvalidField { field: "AECS code entry", value: entry as u64 });
+            return Err(HwError::InvalidField {
+                field: "AECS code entry",
+                value: entry as u64,
+            });
         }
-        Ok(HuffCode { code: code as u16, len: len as u8 })
+        Ok(HuffCode {
+            code: code as u16,
+            len: len as u8,
+        })
     }
 
     /// The code bit-reversed over its length: the order in which deflate writes it, LSB first.
@@ -85,7 +91,10 @@ pub fn canonical_codes(lengths: &[u8]) -> Result<Vec<HuffCode>, HwError> {
     let mut count = [0u32; 16];
     for &l in lengths {
         if l > MAX_CODE_LEN {
-            return Err(HwError::InvalidField { field: "Huffman code length", value: l as u64 });
+            return Err(HwError::InvalidField {
+                field: "Huffman code length",
+                value: l as u64,
+            });
         }
         count[l as usize] += 1;
     }
@@ -95,7 +104,10 @@ pub fn canonical_codes(lengths: &[u8]) -> Result<Vec<HuffCode>, HwError> {
     for &c in &count[1..] {
         left = left * 2 - c as i64;
         if left < 0 {
-            return Err(HwError::InvalidField { field: "Huffman code lengths (over-subscribed)", value: 0 });
+            return Err(HwError::InvalidField {
+                field: "Huffman code lengths (over-subscribed)",
+                value: 0,
+            });
         }
     }
     let mut next = [0u32; 16];
@@ -112,7 +124,10 @@ pub fn canonical_codes(lengths: &[u8]) -> Result<Vec<HuffCode>, HwError> {
             } else {
                 let c = next[l as usize];
                 next[l as usize] += 1;
-                HuffCode { code: c as u16, len: l }
+                HuffCode {
+                    code: c as u16,
+                    len: l,
+                }
             }
         })
         .collect())
@@ -149,7 +164,10 @@ pub fn fixed_ll_codes() -> [HuffCode; NUM_LL_CODES] {
 pub fn fixed_dist_codes() -> [HuffCode; NUM_DIST_CODES] {
     let mut out = [HuffCode::default(); NUM_DIST_CODES];
     for (i, c) in out.iter_mut().enumerate() {
-        *c = HuffCode { code: i as u16, len: 5 };
+        *c = HuffCode {
+            code: i as u16,
+            len: 5,
+        };
     }
     out
 }
@@ -179,7 +197,9 @@ impl Default for CompressAecs {
 impl CompressAecs {
     /// An all-zero AECS.
     pub fn new() -> Self {
-        CompressAecs { bytes: Box::new([0u8; COMPRESS_AECS_SIZE]) }
+        CompressAecs {
+            bytes: Box::new([0u8; COMPRESS_AECS_SIZE]),
+        }
     }
 
     /// "Fixed mode", what the kernel uses: RFC 1951 fixed codes in both tables and the 3-bit
@@ -194,9 +214,10 @@ impl CompressAecs {
 
     /// Wraps an image read back from device memory.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, HwError> {
-        let arr: [u8; COMPRESS_AECS_SIZE] = bytes
-            .try_into()
-            .map_err(|_| HwError::InvalidField { field: "AECS size", value: bytes.len() as u64 })?;
+        let arr: [u8; COMPRESS_AECS_SIZE] = bytes.try_into().map_err(|_| HwError::InvalidField {
+            field: "AECS size",
+            value: bytes.len() as u64,
+        })?;
         Ok(CompressAecs { bytes: Box::new(arr) })
     }
 
@@ -252,7 +273,10 @@ impl CompressAecs {
     /// Replaces the accumulator with `nbits` bits taken LSB-first from `bits`.
     pub fn set_accumulator(&mut self, bits: &[u8], nbits: u32) -> Result<(), HwError> {
         if nbits > ACCUMULATOR_BITS || (nbits as usize).div_ceil(8) > bits.len() {
-            return Err(HwError::InvalidField { field: "AECS accumulator bits", value: nbits as u64 });
+            return Err(HwError::InvalidField {
+                field: "AECS accumulator bits",
+                value: nbits as u64,
+            });
         }
         let acc = &mut self.bytes[off::ACCUMULATOR..off::ACCUMULATOR + 256];
         acc.fill(0);
@@ -270,7 +294,10 @@ impl CompressAecs {
     pub fn push_accumulator_bits(&mut self, value: u32, n: u32) -> Result<(), HwError> {
         let have = self.accumulator_bits();
         if n > 32 || have + n > ACCUMULATOR_BITS {
-            return Err(HwError::InvalidField { field: "AECS accumulator bits", value: (have + n) as u64 });
+            return Err(HwError::InvalidField {
+                field: "AECS accumulator bits",
+                value: (have + n) as u64,
+            });
         }
         for i in 0..n {
             if value >> i & 1 != 0 {
@@ -335,14 +362,56 @@ mod tests {
     fn fixed_codes_match_rfc1951_table() {
         let ll = fixed_ll_codes();
         // RFC 1951 3.2.6: 0..143 -> 00110000.., 144 -> 110010000, 256 -> 0000000, 280 -> 11000000.
-        assert_eq!(ll[0], HuffCode { code: 0b0011_0000, len: 8 });
-        assert_eq!(ll[143], HuffCode { code: 0b1011_1111, len: 8 });
-        assert_eq!(ll[144], HuffCode { code: 0b1_1001_0000, len: 9 });
-        assert_eq!(ll[255], HuffCode { code: 0b1_1111_1111, len: 9 });
+        assert_eq!(
+            ll[0],
+            HuffCode {
+                code: 0b0011_0000,
+                len: 8
+            }
+        );
+        assert_eq!(
+            ll[143],
+            HuffCode {
+                code: 0b1011_1111,
+                len: 8
+            }
+        );
+        assert_eq!(
+            ll[144],
+            HuffCode {
+                code: 0b1_1001_0000,
+                len: 9
+            }
+        );
+        assert_eq!(
+            ll[255],
+            HuffCode {
+                code: 0b1_1111_1111,
+                len: 9
+            }
+        );
         assert_eq!(ll[256], HuffCode { code: 0, len: 7 });
-        assert_eq!(ll[279], HuffCode { code: 0b001_0111, len: 7 });
-        assert_eq!(ll[280], HuffCode { code: 0b1100_0000, len: 8 });
-        assert_eq!(ll[285], HuffCode { code: 0b1100_0101, len: 8 });
+        assert_eq!(
+            ll[279],
+            HuffCode {
+                code: 0b001_0111,
+                len: 7
+            }
+        );
+        assert_eq!(
+            ll[280],
+            HuffCode {
+                code: 0b1100_0000,
+                len: 8
+            }
+        );
+        assert_eq!(
+            ll[285],
+            HuffCode {
+                code: 0b1100_0101,
+                len: 8
+            }
+        );
         assert_eq!(fixed_dist_codes()[29], HuffCode { code: 29, len: 5 });
     }
 
@@ -357,7 +426,11 @@ mod tests {
         // entry encoding (len << 15) | code, at the documented offsets
         let e = u32::from_le_bytes(a.as_bytes()[off::LL_CODES..off::LL_CODES + 4].try_into().unwrap());
         assert_eq!(e, (8 << 15) | 0x30);
-        let e = u32::from_le_bytes(a.as_bytes()[off::DIST_CODES + 8..off::DIST_CODES + 12].try_into().unwrap());
+        let e = u32::from_le_bytes(
+            a.as_bytes()[off::DIST_CODES + 8..off::DIST_CODES + 12]
+                .try_into()
+                .unwrap(),
+        );
         assert_eq!(e, (5 << 15) | 2);
     }
 
@@ -391,6 +464,9 @@ mod tests {
     fn entries_refuse_garbage() {
         assert!(HuffCode::from_entry(16 << 15).is_err());
         assert!(HuffCode::from_entry((3 << 15) | 0b1000).is_err());
-        assert_eq!(HuffCode::from_entry((3 << 15) | 0b101).unwrap(), HuffCode { code: 5, len: 3 });
+        assert_eq!(
+            HuffCode::from_entry((3 << 15) | 0b101).unwrap(),
+            HuffCode { code: 5, len: 3 }
+        );
     }
 }

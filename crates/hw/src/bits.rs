@@ -3,7 +3,11 @@
 /// Extracts bits `hi..=lo` of `v`.
 pub(crate) const fn get(v: u64, hi: u32, lo: u32) -> u64 {
     let width = hi - lo + 1;
-    let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+    let mask = if width == 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
     (v >> lo) & mask
 }
 
@@ -15,7 +19,11 @@ pub(crate) const fn bit(v: u64, n: u32) -> bool {
 /// `value` placed in bits `hi..=lo` (excess high bits of `value` are dropped).
 pub(crate) const fn put(value: u64, hi: u32, lo: u32) -> u64 {
     let width = hi - lo + 1;
-    let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+    let mask = if width == 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
     (value & mask) << lo
 }
 

@@ -1,7 +1,9 @@
 //! Capabilities decoded from the capability registers.
 
 use crate::pci::DeviceKind;
-use crate::regs::{CmdCap, EngCap, GenCap, GrpCap, IaaCap, OpCap, Offsets, Version, WqCap, GRPCFG_ENTRY_SIZE};
+use crate::regs::{
+    CmdCap, EngCap, GenCap, GrpCap, IaaCap, Offsets, OpCap, Version, WqCap, GRPCFG_ENTRY_SIZE,
+};
 use crate::HwError;
 
 /// The raw capability registers, as read from BAR0 (or a profile).
@@ -57,7 +59,10 @@ impl Capabilities {
     pub fn decode(kind: DeviceKind, r: &CapRegisters) -> Result<Self, HwError> {
         let version = Version::decode(r.version);
         if !(1..=3).contains(&version.major) {
-            return Err(HwError::InvalidField { field: "VERSION", value: r.version as u64 });
+            return Err(HwError::InvalidField {
+                field: "VERSION",
+                value: r.version as u64,
+            });
         }
         let gencap = GenCap::decode(r.gencap);
         let wqcap = WqCap::decode(r.wqcap);
@@ -65,25 +70,46 @@ impl Capabilities {
         let engcap = EngCap::decode(r.engcap);
         let offsets = Offsets::decode(r.offsets);
         if wqcap.num_wqs == 0 || wqcap.total_wq_size == 0 {
-            return Err(HwError::InvalidField { field: "WQCAP (no WQs or no WQ entries)", value: r.wqcap });
+            return Err(HwError::InvalidField {
+                field: "WQCAP (no WQs or no WQ entries)",
+                value: r.wqcap,
+            });
         }
         if grpcap.num_groups == 0 {
-            return Err(HwError::InvalidField { field: "GRPCAP (no groups)", value: r.grpcap });
+            return Err(HwError::InvalidField {
+                field: "GRPCAP (no groups)",
+                value: r.grpcap,
+            });
         }
         if engcap.num_engines == 0 || engcap.num_engines > 64 {
-            return Err(HwError::InvalidField { field: "ENGCAP (engines)", value: r.engcap });
+            return Err(HwError::InvalidField {
+                field: "ENGCAP (engines)",
+                value: r.engcap,
+            });
         }
         if !wqcap.shared_mode && !wqcap.dedicated_mode {
-            return Err(HwError::InvalidField { field: "WQCAP (neither shared nor dedicated mode)", value: r.wqcap });
+            return Err(HwError::InvalidField {
+                field: "WQCAP (neither shared nor dedicated mode)",
+                value: r.wqcap,
+            });
         }
         if kind == DeviceKind::Iaa && gencap.max_batch_shift != 0 {
-            return Err(HwError::InvalidField { field: "GENCAP max_batch_shift (IAA has no batch)", value: r.gencap });
+            return Err(HwError::InvalidField {
+                field: "GENCAP max_batch_shift (IAA has no batch)",
+                value: r.gencap,
+            });
         }
         if kind == DeviceKind::Dsa && gencap.max_batch_shift == 0 {
-            return Err(HwError::InvalidField { field: "GENCAP max_batch_shift (DSA needs batches)", value: r.gencap });
+            return Err(HwError::InvalidField {
+                field: "GENCAP max_batch_shift (DSA needs batches)",
+                value: r.gencap,
+            });
         }
         if offsets.grpcfg == 0 || offsets.wqcfg == 0 {
-            return Err(HwError::InvalidField { field: "OFFSETS (GRPCFG/WQCFG at 0)", value: r.offsets[0] });
+            return Err(HwError::InvalidField {
+                field: "OFFSETS (GRPCFG/WQCFG at 0)",
+                value: r.offsets[0],
+            });
         }
         let caps = Capabilities {
             kind,
@@ -100,7 +126,10 @@ impl Capabilities {
         let (g0, g1) = (offsets.grpcfg_bytes(), caps.grpcfg_end());
         let (w0, w1) = (offsets.wqcfg_bytes(), caps.wqcfg_end());
         if g0 < w1 && w0 < g1 {
-            return Err(HwError::InvalidField { field: "OFFSETS (GRPCFG and WQCFG tables overlap)", value: r.offsets[0] });
+            return Err(HwError::InvalidField {
+                field: "OFFSETS (GRPCFG and WQCFG tables overlap)",
+                value: r.offsets[0],
+            });
         }
         Ok(caps)
     }

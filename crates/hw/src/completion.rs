@@ -60,7 +60,16 @@ fn rd_u32(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
 }
 fn rd_u64(b: &[u8], o: usize) -> u64 {
-    u64::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3], b[o + 4], b[o + 5], b[o + 6], b[o + 7]])
+    u64::from_le_bytes([
+        b[o],
+        b[o + 1],
+        b[o + 2],
+        b[o + 3],
+        b[o + 4],
+        b[o + 5],
+        b[o + 6],
+        b[o + 7],
+    ])
 }
 
 /// A DSA completion record.
@@ -246,7 +255,13 @@ mod tests {
 
     #[test]
     fn records_round_trip() {
-        let mut d = DsaCompletion { status: 0x83, result: 1, bytes_completed: 77, fault_addr: 0x1000, ..Default::default() };
+        let mut d = DsaCompletion {
+            status: 0x83,
+            result: 1,
+            bytes_completed: 77,
+            fault_addr: 0x1000,
+            ..Default::default()
+        };
         d.set_crc_val(0xe306_9283);
         let b = d.to_bytes();
         assert_eq!(b[0], 0x83);
@@ -254,7 +269,13 @@ mod tests {
         assert_eq!(d.crc_val(), 0xe306_9283);
         assert!(d.status().fault_on_write);
 
-        let mut i = IaaCompletion { status: 0x0a, error_code: 0x19, output_size: 4096, output_bits: 3, ..Default::default() };
+        let mut i = IaaCompletion {
+            status: 0x0a,
+            error_code: 0x19,
+            output_size: 4096,
+            output_bits: 3,
+            ..Default::default()
+        };
         i.set_crc64(0x6c40_df5f_0b49_7347);
         let b = i.to_bytes();
         assert_eq!(&b[40..48], &0x6c40_df5f_0b49_7347_u64.to_le_bytes());

@@ -197,7 +197,16 @@ fn rd_u32(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
 }
 fn rd_u64(b: &[u8], o: usize) -> u64 {
-    u64::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3], b[o + 4], b[o + 5], b[o + 6], b[o + 7]])
+    u64::from_le_bytes([
+        b[o],
+        b[o + 1],
+        b[o + 2],
+        b[o + 3],
+        b[o + 4],
+        b[o + 5],
+        b[o + 6],
+        b[o + 7],
+    ])
 }
 
 impl DsaDesc {
@@ -347,7 +356,10 @@ mod tests {
         assert!(d.privileged());
         assert_eq!(d.flags_raw(), 0x00c0_ffee);
 
-        let mut i = IaaDesc { op_flags: 0x4000, ..Default::default() };
+        let mut i = IaaDesc {
+            op_flags: 0x4000,
+            ..Default::default()
+        };
         i.set_crc64_poly(0x04c1_1db7_0000_0000);
         let b = i.to_bytes();
         assert_eq!(&b[56..64], &0x04c1_1db7_0000_0000_u64.to_le_bytes());

@@ -177,10 +177,16 @@ impl DsaOp {
             DsaOp::Noop | DsaOp::Drain => {}
             DsaOp::Batch { list_addr, count } => {
                 if submit.block_on_fault {
-                    return Err(BuildError::InvalidFlags { op: name, why: "block-on-fault is reserved in a batch" });
+                    return Err(BuildError::InvalidFlags {
+                        op: name,
+                        why: "block-on-fault is reserved in a batch",
+                    });
                 }
                 if count < 2 || count > limits.max_batch {
-                    return Err(BuildError::BatchCount { count, max: limits.max_batch });
+                    return Err(BuildError::BatchCount {
+                        count,
+                        max: limits.max_batch,
+                    });
                 }
                 check_align("batch descriptor list", list_addr, BATCH_LIST_ALIGN)?;
                 d.src_addr = list_addr;
@@ -194,12 +200,22 @@ impl DsaOp {
                 check_len(name, len, limits)?;
                 (d.src_addr, d.dst_addr, d.xfer_size) = (pattern, dst, len);
             }
-            DsaOp::Compare { src1, src2, len, expected } => {
+            DsaOp::Compare {
+                src1,
+                src2,
+                len,
+                expected,
+            } => {
                 check_len(name, len, limits)?;
                 (d.src_addr, d.dst_addr, d.xfer_size) = (src1, src2, len);
                 set_expected(&mut d, &mut flags, expected)?;
             }
-            DsaOp::ComparePattern { src, pattern, len, expected } => {
+            DsaOp::ComparePattern {
+                src,
+                pattern,
+                len,
+                expected,
+            } => {
                 check_len(name, len, limits)?;
                 (d.src_addr, d.dst_addr, d.xfer_size) = (src, pattern, len);
                 set_expected(&mut d, &mut flags, expected)?;
@@ -217,16 +233,30 @@ impl DsaOp {
             DsaOp::Dualcast { src, dst1, dst2, len } => {
                 check_len(name, len, limits)?;
                 if dst1 & 0xfff != dst2 & 0xfff {
-                    return Err(BuildError::Misaligned { what: "dualcast second destination (bits 11:0 differ)", addr: dst2, align: 4096 });
+                    return Err(BuildError::Misaligned {
+                        what: "dualcast second destination (bits 11:0 differ)",
+                        addr: dst2,
+                        align: 4096,
+                    });
                 }
                 (d.src_addr, d.dst_addr, d.xfer_size) = (src, dst1, len);
                 d.set_op_u64(dsa_off::DEST2, dst2);
             }
-            DsaOp::CreateDelta { src1, src2, len, delta_addr, max_delta_size, expected } => {
+            DsaOp::CreateDelta {
+                src1,
+                src2,
+                len,
+                delta_addr,
+                max_delta_size,
+                expected,
+            } => {
                 check_len(name, len, limits)?;
                 check_delta_len(len)?;
                 if max_delta_size == 0 || max_delta_size % DELTA_ENTRY_SIZE != 0 {
-                    return Err(BuildError::OutOfRange { what: "max delta record size", value: max_delta_size as u64 });
+                    return Err(BuildError::OutOfRange {
+                        what: "max delta record size",
+                        value: max_delta_size as u64,
+                    });
                 }
                 check_align("delta record", delta_addr, 8)?;
                 (d.src_addr, d.dst_addr, d.xfer_size) = (src1, src2, len);
@@ -237,11 +267,19 @@ impl DsaOp {
                     d.set_op_u8(dsa_off::EXPECTED_RES_MASK, e);
                 }
             }
-            DsaOp::ApplyDelta { delta_addr, delta_size, dst, len } => {
+            DsaOp::ApplyDelta {
+                delta_addr,
+                delta_size,
+                dst,
+                len,
+            } => {
                 check_len(name, len, limits)?;
                 check_delta_len(len)?;
                 if delta_size == 0 || delta_size % DELTA_ENTRY_SIZE != 0 {
-                    return Err(BuildError::OutOfRange { what: "delta record size", value: delta_size as u64 });
+                    return Err(BuildError::OutOfRange {
+                        what: "delta record size",
+                        value: delta_size as u64,
+                    });
                 }
                 (d.src_addr, d.dst_addr, d.xfer_size) = (delta_addr, dst, len);
                 d.set_op_u32(dsa_off::DELTA_REC_SIZE, delta_size);
@@ -249,7 +287,10 @@ impl DsaOp {
             DsaOp::CacheFlush { dst, len, invalidate } => {
                 check_len(name, len, limits)?;
                 if submit.cache_control {
-                    return Err(BuildError::InvalidFlags { op: name, why: "use `invalidate`, not cache_control" });
+                    return Err(BuildError::InvalidFlags {
+                        op: name,
+                        why: "use `invalidate`, not cache_control",
+                    });
                 }
                 (d.dst_addr, d.xfer_size) = (dst, len);
                 flags.set(DescFlags::CACHE_CONTROL, !invalidate);
@@ -267,7 +308,10 @@ impl DsaOp {
     pub fn decode(d: &DsaDesc) -> Result<(Submit, DsaOp), HwError> {
         let opcode = DsaOpcode::try_from(d.opcode_raw())?;
         let mut flags = d.flags();
-        let expected = |d: &DsaDesc, f: DescFlags| f.contains(DescFlags::CHECK_RESULT).then(|| d.op_u8(dsa_off::EXPECTED_RES));
+        let expected = |d: &DsaDesc, f: DescFlags| {
+            f.contains(DescFlags::CHECK_RESULT)
+                .then(|| d.op_u8(dsa_off::EXPECTED_RES))
+        };
         let seed = |d: &DsaDesc, f: DescFlags| {
             if f.contains(DescFlags::CRC_SEED_FROM_ADDR) {
                 CrcSeed::Address(d.op_u64(dsa_off::SEED_ADDR))
@@ -278,22 +322,43 @@ impl DsaOp {
         let op = match opcode {
             DsaOpcode::Noop => DsaOp::Noop,
             DsaOpcode::Drain => DsaOp::Drain,
-            DsaOpcode::Batch => DsaOp::Batch { list_addr: d.src_addr, count: d.xfer_size },
-            DsaOpcode::Memmove => DsaOp::Memmove { src: d.src_addr, dst: d.dst_addr, len: d.xfer_size },
-            DsaOpcode::Fill => DsaOp::Fill { pattern: d.src_addr, dst: d.dst_addr, len: d.xfer_size },
-            DsaOpcode::Compare => {
-                DsaOp::Compare { src1: d.src_addr, src2: d.dst_addr, len: d.xfer_size, expected: expected(d, flags) }
-            }
+            DsaOpcode::Batch => DsaOp::Batch {
+                list_addr: d.src_addr,
+                count: d.xfer_size,
+            },
+            DsaOpcode::Memmove => DsaOp::Memmove {
+                src: d.src_addr,
+                dst: d.dst_addr,
+                len: d.xfer_size,
+            },
+            DsaOpcode::Fill => DsaOp::Fill {
+                pattern: d.src_addr,
+                dst: d.dst_addr,
+                len: d.xfer_size,
+            },
+            DsaOpcode::Compare => DsaOp::Compare {
+                src1: d.src_addr,
+                src2: d.dst_addr,
+                len: d.xfer_size,
+                expected: expected(d, flags),
+            },
             DsaOpcode::ComparePattern => DsaOp::ComparePattern {
                 src: d.src_addr,
                 pattern: d.dst_addr,
                 len: d.xfer_size,
                 expected: expected(d, flags),
             },
-            DsaOpcode::CrcGen => DsaOp::CrcGen { src: d.src_addr, len: d.xfer_size, seed: seed(d, flags) },
-            DsaOpcode::CopyCrc => {
-                DsaOp::CopyCrc { src: d.src_addr, dst: d.dst_addr, len: d.xfer_size, seed: seed(d, flags) }
-            }
+            DsaOpcode::CrcGen => DsaOp::CrcGen {
+                src: d.src_addr,
+                len: d.xfer_size,
+                seed: seed(d, flags),
+            },
+            DsaOpcode::CopyCrc => DsaOp::CopyCrc {
+                src: d.src_addr,
+                dst: d.dst_addr,
+                len: d.xfer_size,
+                seed: seed(d, flags),
+            },
             DsaOpcode::Dualcast => DsaOp::Dualcast {
                 src: d.src_addr,
                 dst1: d.dst_addr,
@@ -306,7 +371,9 @@ impl DsaOp {
                 len: d.xfer_size,
                 delta_addr: d.op_u64(dsa_off::DELTA_ADDR),
                 max_delta_size: d.op_u32(dsa_off::MAX_DELTA_SIZE),
-                expected: flags.contains(DescFlags::CHECK_RESULT).then(|| d.op_u8(dsa_off::EXPECTED_RES_MASK)),
+                expected: flags
+                    .contains(DescFlags::CHECK_RESULT)
+                    .then(|| d.op_u8(dsa_off::EXPECTED_RES_MASK)),
             },
             DsaOpcode::ApplyDelta => DsaOp::ApplyDelta {
                 delta_addr: d.src_addr,
@@ -317,10 +384,17 @@ impl DsaOp {
             DsaOpcode::CacheFlush => {
                 let invalidate = !flags.contains(DescFlags::CACHE_CONTROL);
                 flags.remove(DescFlags::CACHE_CONTROL);
-                DsaOp::CacheFlush { dst: d.dst_addr, len: d.xfer_size, invalidate }
+                DsaOp::CacheFlush {
+                    dst: d.dst_addr,
+                    len: d.xfer_size,
+                    invalidate,
+                }
             }
             other => {
-                return Err(HwError::InvalidField { field: "DSA opcode (not modelled)", value: other.code() as u64 })
+                return Err(HwError::InvalidField {
+                    field: "DSA opcode (not modelled)",
+                    value: other.code() as u64,
+                })
             }
         };
         let submit = Submit::decode(d.completion_addr, flags, d.int_handle, d.pasid(), d.privileged());
@@ -331,7 +405,10 @@ impl DsaOp {
 fn set_expected(d: &mut DsaDesc, flags: &mut DescFlags, expected: Option<u8>) -> Result<(), BuildError> {
     if let Some(e) = expected {
         if e > 1 {
-            return Err(BuildError::OutOfRange { what: "expected compare result", value: e as u64 });
+            return Err(BuildError::OutOfRange {
+                what: "expected compare result",
+                value: e as u64,
+            });
         }
         *flags |= DescFlags::CHECK_RESULT;
         d.set_op_u8(dsa_off::EXPECTED_RES, e);
@@ -353,7 +430,10 @@ fn set_seed(d: &mut DsaDesc, flags: &mut DescFlags, seed: CrcSeed) -> Result<(),
 
 fn check_delta_len(len: u32) -> Result<(), BuildError> {
     if len % 8 != 0 || len > DELTA_MAX_TRANSFER {
-        return Err(BuildError::OutOfRange { what: "delta transfer size (multiple of 8, <= 512 KiB)", value: len as u64 });
+        return Err(BuildError::OutOfRange {
+            what: "delta transfer size (multiple of 8, <= 512 KiB)",
+            value: len as u64,
+        });
     }
     Ok(())
 }
@@ -363,58 +443,166 @@ mod tests {
     use super::*;
     use crate::submit::RecordMode;
 
-    const LIM: Limits = Limits { max_transfer: 1 << 31, max_batch: 1024 };
+    const LIM: Limits = Limits {
+        max_transfer: 1 << 31,
+        max_batch: 1024,
+    };
 
     #[test]
     fn memmove_sets_record_flags() {
-        let d = DsaOp::Memmove { src: 0x1000, dst: 0x2000, len: 4096 }.build(&Submit::polled(0x40), &LIM).unwrap();
+        let d = DsaOp::Memmove {
+            src: 0x1000,
+            dst: 0x2000,
+            len: 4096,
+        }
+        .build(&Submit::polled(0x40), &LIM)
+        .unwrap();
         assert_eq!(d.opcode_raw(), 3);
         assert_eq!(d.flags(), DescFlags::CRAV | DescFlags::RCR);
-        assert_eq!((d.src_addr, d.dst_addr, d.xfer_size, d.completion_addr), (0x1000, 0x2000, 4096, 0x40));
+        assert_eq!(
+            (d.src_addr, d.dst_addr, d.xfer_size, d.completion_addr),
+            (0x1000, 0x2000, 4096, 0x40)
+        );
     }
 
     #[test]
     fn impossible_requests_are_refused() {
         let s = Submit::polled(0x40);
         assert_eq!(
-            DsaOp::Memmove { src: 0, dst: 0, len: 0 }.build(&s, &LIM),
+            DsaOp::Memmove {
+                src: 0,
+                dst: 0,
+                len: 0
+            }
+            .build(&s, &LIM),
             Err(BuildError::ZeroTransfer { op: "memory move" })
         );
-        let small = Limits { max_transfer: 4096, max_batch: 32 };
+        let small = Limits {
+            max_transfer: 4096,
+            max_batch: 32,
+        };
         assert!(matches!(
-            DsaOp::Fill { pattern: 0, dst: 0, len: 4097 }.build(&s, &small),
-            Err(BuildError::TransferTooLarge { size: 4097, max: 4096, .. })
+            DsaOp::Fill {
+                pattern: 0,
+                dst: 0,
+                len: 4097
+            }
+            .build(&s, &small),
+            Err(BuildError::TransferTooLarge {
+                size: 4097,
+                max: 4096,
+                ..
+            })
         ));
-        assert!(matches!(DsaOp::Noop.build(&Submit::polled(0x48), &LIM), Err(BuildError::Misaligned { align: 32, .. })));
+        assert!(matches!(
+            DsaOp::Noop.build(&Submit::polled(0x48), &LIM),
+            Err(BuildError::Misaligned { align: 32, .. })
+        ));
         // an unaligned record address is fine when no record is requested
-        let none = Submit { completion_addr: 0x48, record: RecordMode::None, ..Default::default() };
+        let none = Submit {
+            completion_addr: 0x48,
+            record: RecordMode::None,
+            ..Default::default()
+        };
         assert!(DsaOp::Noop.build(&none, &LIM).is_ok());
         for count in [0, 1, 1025] {
             assert_eq!(
-                DsaOp::Batch { list_addr: 0x1000, count }.build(&s, &LIM),
+                DsaOp::Batch {
+                    list_addr: 0x1000,
+                    count
+                }
+                .build(&s, &LIM),
                 Err(BuildError::BatchCount { count, max: 1024 })
             );
         }
-        assert!(DsaOp::Batch { list_addr: 0x1000, count: 4 }.build(&s, &Limits { max_transfer: 4096, max_batch: 0 }).is_err());
-        assert!(matches!(DsaOp::Batch { list_addr: 0x1020, count: 4 }.build(&s, &LIM), Err(BuildError::Misaligned { .. })));
-        let bof = Submit { block_on_fault: true, ..s };
-        assert!(matches!(DsaOp::Batch { list_addr: 0x1000, count: 4 }.build(&bof, &LIM), Err(BuildError::InvalidFlags { .. })));
-        assert!(DsaOp::Dualcast { src: 0, dst1: 0x1000, dst2: 0x2008, len: 8 }.build(&s, &LIM).is_err());
-        assert!(DsaOp::Compare { src1: 0, src2: 0, len: 8, expected: Some(2) }.build(&s, &LIM).is_err());
-        assert!(DsaOp::ApplyDelta { delta_addr: 0, delta_size: 15, dst: 0, len: 8 }.build(&s, &LIM).is_err());
-        assert!(DsaOp::CreateDelta { src1: 0, src2: 0, len: 12, delta_addr: 0, max_delta_size: 10, expected: None }
-            .build(&s, &LIM)
-            .is_err());
+        assert!(DsaOp::Batch {
+            list_addr: 0x1000,
+            count: 4
+        }
+        .build(
+            &s,
+            &Limits {
+                max_transfer: 4096,
+                max_batch: 0
+            }
+        )
+        .is_err());
+        assert!(matches!(
+            DsaOp::Batch {
+                list_addr: 0x1020,
+                count: 4
+            }
+            .build(&s, &LIM),
+            Err(BuildError::Misaligned { .. })
+        ));
+        let bof = Submit {
+            block_on_fault: true,
+            ..s
+        };
+        assert!(matches!(
+            DsaOp::Batch {
+                list_addr: 0x1000,
+                count: 4
+            }
+            .build(&bof, &LIM),
+            Err(BuildError::InvalidFlags { .. })
+        ));
+        assert!(DsaOp::Dualcast {
+            src: 0,
+            dst1: 0x1000,
+            dst2: 0x2008,
+            len: 8
+        }
+        .build(&s, &LIM)
+        .is_err());
+        assert!(DsaOp::Compare {
+            src1: 0,
+            src2: 0,
+            len: 8,
+            expected: Some(2)
+        }
+        .build(&s, &LIM)
+        .is_err());
+        assert!(DsaOp::ApplyDelta {
+            delta_addr: 0,
+            delta_size: 15,
+            dst: 0,
+            len: 8
+        }
+        .build(&s, &LIM)
+        .is_err());
+        assert!(DsaOp::CreateDelta {
+            src1: 0,
+            src2: 0,
+            len: 12,
+            delta_addr: 0,
+            max_delta_size: 10,
+            expected: None
+        }
+        .build(&s, &LIM)
+        .is_err());
         let wide = Submit { pasid: 1 << 20, ..s };
         assert!(DsaOp::Noop.build(&wide, &LIM).is_err());
     }
 
     #[test]
     fn crc_seed_from_address_sets_flag() {
-        let d = DsaOp::CrcGen { src: 0, len: 8, seed: CrcSeed::Address(0x100) }.build(&Submit::polled(0), &LIM).unwrap();
+        let d = DsaOp::CrcGen {
+            src: 0,
+            len: 8,
+            seed: CrcSeed::Address(0x100),
+        }
+        .build(&Submit::polled(0), &LIM)
+        .unwrap();
         assert!(d.flags().contains(DescFlags::CRC_SEED_FROM_ADDR));
         assert_eq!(d.op_u64(dsa_off::SEED_ADDR), 0x100);
-        let d = DsaOp::CrcGen { src: 0, len: 8, seed: CrcSeed::Value(0xffff_ffff) }.build(&Submit::polled(0), &LIM).unwrap();
+        let d = DsaOp::CrcGen {
+            src: 0,
+            len: 8,
+            seed: CrcSeed::Value(0xffff_ffff),
+        }
+        .build(&Submit::polled(0), &LIM)
+        .unwrap();
         assert_eq!(d.op_u32(dsa_off::CRC_SEED), 0xffff_ffff);
         assert!(!d.flags().contains(DescFlags::CRC_SEED_FROM_ADDR));
     }

@@ -108,7 +108,10 @@ impl IaaOp {
     pub fn build(&self, submit: &Submit, limits: &Limits) -> Result<IaaDesc, BuildError> {
         check_submit(submit, IAA_RECORD_ALIGN)?;
         if submit.fence {
-            return Err(BuildError::InvalidFlags { op: "IAA", why: "fence needs a batch, which IAA does not have" });
+            return Err(BuildError::InvalidFlags {
+                op: "IAA",
+                why: "fence needs a batch, which IAA does not have",
+            });
         }
         let name = self.opcode().description();
         let mut d = IaaDesc::default();
@@ -119,18 +122,41 @@ impl IaaOp {
                 check_len(name, len, limits)?;
                 (d.src1_addr, d.dst_addr, d.src1_size) = (src, dst, len);
             }
-            IaaOp::Compress { src, len, dst, max_dst, aecs, aecs_size, flags: cf, crc32c, aecs_write, aecs_select } => {
+            IaaOp::Compress {
+                src,
+                len,
+                dst,
+                max_dst,
+                aecs,
+                aecs_size,
+                flags: cf,
+                crc32c,
+                aecs_write,
+                aecs_select,
+            } => {
                 check_len(name, len, limits)?;
                 if max_dst == 0 {
-                    return Err(BuildError::ZeroTransfer { op: "compress (max destination size)" });
+                    return Err(BuildError::ZeroTransfer {
+                        op: "compress (max destination size)",
+                    });
                 }
                 if cf.bits() & !CompressFlags::DEFINED_MASK != 0 {
-                    return Err(BuildError::OutOfRange { what: "compress flags", value: cf.bits() as u64 });
+                    return Err(BuildError::OutOfRange {
+                        what: "compress flags",
+                        value: cf.bits() as u64,
+                    });
                 }
                 check_align("AECS", aecs, AECS_ALIGN)?;
-                let need = if aecs_select { 2 * COMPRESS_AECS_SIZE } else { COMPRESS_AECS_SIZE } as u32;
+                let need = if aecs_select {
+                    2 * COMPRESS_AECS_SIZE
+                } else {
+                    COMPRESS_AECS_SIZE
+                } as u32;
                 if aecs_size < need {
-                    return Err(BuildError::OutOfRange { what: "AECS size", value: aecs_size as u64 });
+                    return Err(BuildError::OutOfRange {
+                        what: "AECS size",
+                        value: aecs_size as u64,
+                    });
                 }
                 (d.src1_addr, d.src1_size, d.dst_addr, d.max_dst_size) = (src, len, dst, max_dst);
                 (d.src2_addr, d.src2_size, d.op_flags) = (aecs, aecs_size, cf.bits());
@@ -143,22 +169,42 @@ impl IaaOp {
                     AecsWrite::OnOverflow => flags |= DescFlags::WR_SRC2_AECS_OVERFLOW,
                 }
             }
-            IaaOp::Decompress { src, len, dst, max_dst, flags: df, crc32c } => {
+            IaaOp::Decompress {
+                src,
+                len,
+                dst,
+                max_dst,
+                flags: df,
+                crc32c,
+            } => {
                 check_len(name, len, limits)?;
                 if df.bits() & !DecompressFlags::DEFINED_MASK != 0 {
-                    return Err(BuildError::OutOfRange { what: "decompress flags", value: df.bits() as u64 });
+                    return Err(BuildError::OutOfRange {
+                        what: "decompress flags",
+                        value: df.bits() as u64,
+                    });
                 }
                 if max_dst == 0 && !df.contains(DecompressFlags::SUPPRESS_OUTPUT) {
-                    return Err(BuildError::ZeroTransfer { op: "decompress (max destination size)" });
+                    return Err(BuildError::ZeroTransfer {
+                        op: "decompress (max destination size)",
+                    });
                 }
                 (d.src1_addr, d.src1_size, d.dst_addr, d.max_dst_size) = (src, len, dst, max_dst);
                 d.op_flags = (df | DecompressFlags::ENABLE).bits();
                 flags.set(DescFlags::CRC_RFC3720, crc32c);
             }
-            IaaOp::Crc64 { src, len, poly, flags: cf } => {
+            IaaOp::Crc64 {
+                src,
+                len,
+                poly,
+                flags: cf,
+            } => {
                 check_len(name, len, limits)?;
                 if poly == 0 {
-                    return Err(BuildError::OutOfRange { what: "CRC64 polynomial", value: 0 });
+                    return Err(BuildError::OutOfRange {
+                        what: "CRC64 polynomial",
+                        value: 0,
+                    });
                 }
                 (d.src1_addr, d.src1_size, d.op_flags) = (src, len, cf.bits());
                 d.set_crc64_poly(poly);
@@ -179,7 +225,11 @@ impl IaaOp {
         let op = match opcode {
             IaaOpcode::Noop => IaaOp::Noop,
             IaaOpcode::Drain => IaaOp::Drain,
-            IaaOpcode::Memmove => IaaOp::Memmove { src: d.src1_addr, dst: d.dst_addr, len: d.src1_size },
+            IaaOpcode::Memmove => IaaOp::Memmove {
+                src: d.src1_addr,
+                dst: d.dst_addr,
+                len: d.src1_size,
+            },
             IaaOpcode::Compress => {
                 let aecs_write = if flags.contains(DescFlags::WR_SRC2_AECS_ALWAYS) {
                     AecsWrite::Always
@@ -228,7 +278,10 @@ impl IaaOp {
                 flags: Crc64Flags::from_bits_retain(d.op_flags),
             },
             other => {
-                return Err(HwError::InvalidField { field: "IAA opcode (not modelled)", value: other.code() as u64 })
+                return Err(HwError::InvalidField {
+                    field: "IAA opcode (not modelled)",
+                    value: other.code() as u64,
+                })
             }
         };
         let submit = Submit::decode(d.completion_addr, flags, d.int_handle, d.pasid(), d.privileged());
@@ -240,7 +293,10 @@ impl IaaOp {
 mod tests {
     use super::*;
 
-    const LIM: Limits = Limits { max_transfer: 1 << 31, max_batch: 0 };
+    const LIM: Limits = Limits {
+        max_transfer: 1 << 31,
+        max_batch: 0,
+    };
 
     fn kernel_compress() -> IaaOp {
         IaaOp::Compress {
@@ -262,36 +318,77 @@ mod tests {
         let d = kernel_compress().build(&Submit::polled(0x40), &LIM).unwrap();
         assert_eq!(d.opcode_raw(), 0x43);
         assert_eq!(d.op_flags, 0b0110);
-        assert_eq!(d.flags(), DescFlags::CRAV | DescFlags::RCR | DescFlags::RD_SRC2_AECS);
+        assert_eq!(
+            d.flags(),
+            DescFlags::CRAV | DescFlags::RCR | DescFlags::RD_SRC2_AECS
+        );
         assert_eq!((d.src2_addr, d.src2_size, d.max_dst_size), (0x3000, 1568, 4096));
     }
 
     #[test]
     fn iaa_refusals() {
         let s = Submit::polled(0x40);
-        assert!(matches!(IaaOp::Noop.build(&Submit::polled(0x20), &LIM), Err(BuildError::Misaligned { align: 64, .. })));
-        let IaaOp::Compress { .. } = kernel_compress() else { unreachable!() };
+        assert!(matches!(
+            IaaOp::Noop.build(&Submit::polled(0x20), &LIM),
+            Err(BuildError::Misaligned { align: 64, .. })
+        ));
+        let IaaOp::Compress { .. } = kernel_compress() else {
+            unreachable!()
+        };
         let mut bad = kernel_compress();
         if let IaaOp::Compress { ref mut aecs, .. } = bad {
             *aecs = 0x3010;
         }
-        assert!(matches!(bad.build(&s, &LIM), Err(BuildError::Misaligned { what: "AECS", .. })));
+        assert!(matches!(
+            bad.build(&s, &LIM),
+            Err(BuildError::Misaligned { what: "AECS", .. })
+        ));
         let mut sel = kernel_compress();
-        if let IaaOp::Compress { ref mut aecs_select, .. } = sel {
+        if let IaaOp::Compress {
+            ref mut aecs_select, ..
+        } = sel
+        {
             *aecs_select = true;
         }
-        assert!(matches!(sel.build(&s, &LIM), Err(BuildError::OutOfRange { what: "AECS size", .. })));
-        assert!(IaaOp::Crc64 { src: 0, len: 1, poly: 0, flags: Crc64Flags::empty() }.build(&s, &LIM).is_err());
-        assert!(IaaOp::Decompress { src: 0, len: 0, dst: 0, max_dst: 10, flags: DecompressFlags::empty(), crc32c: false }
-            .build(&s, &LIM)
-            .is_err());
+        assert!(matches!(
+            sel.build(&s, &LIM),
+            Err(BuildError::OutOfRange {
+                what: "AECS size",
+                ..
+            })
+        ));
+        assert!(IaaOp::Crc64 {
+            src: 0,
+            len: 1,
+            poly: 0,
+            flags: Crc64Flags::empty()
+        }
+        .build(&s, &LIM)
+        .is_err());
+        assert!(IaaOp::Decompress {
+            src: 0,
+            len: 0,
+            dst: 0,
+            max_dst: 10,
+            flags: DecompressFlags::empty(),
+            crc32c: false
+        }
+        .build(&s, &LIM)
+        .is_err());
         let fenced = Submit { fence: true, ..s };
         assert!(IaaOp::Noop.build(&fenced, &LIM).is_err());
     }
 
     #[test]
     fn decompress_sets_enable() {
-        let op = IaaOp::Decompress { src: 0, len: 10, dst: 0, max_dst: 4096, flags: DecompressFlags::empty(), crc32c: true };
+        let op = IaaOp::Decompress {
+            src: 0,
+            len: 10,
+            dst: 0,
+            max_dst: 4096,
+            flags: DecompressFlags::empty(),
+            crc32c: true,
+        };
         let d = op.build(&Submit::polled(0), &LIM).unwrap();
         assert_eq!(d.op_flags, 1);
         assert!(d.flags().contains(DescFlags::CRC_RFC3720));

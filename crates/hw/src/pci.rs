@@ -54,13 +54,41 @@ pub struct KnownId {
 
 /// Every DSA/IAA device id this project knows.
 pub const KNOWN_IDS: &[KnownId] = &[
-    KnownId { device: 0x0b25, kind: DeviceKind::Dsa, platform: "Sapphire Rapids / Granite Rapids" },
-    KnownId { device: 0x11fb, kind: DeviceKind::Dsa, platform: "Granite Rapids-D" },
-    KnownId { device: 0x1212, kind: DeviceKind::Dsa, platform: "Diamond Rapids" },
-    KnownId { device: 0x0cfe, kind: DeviceKind::Iaa, platform: "Sapphire Rapids" },
-    KnownId { device: 0x1216, kind: DeviceKind::Iaa, platform: "Diamond Rapids" },
-    KnownId { device: 0xb02d, kind: DeviceKind::Iaa, platform: "Panther Lake" },
-    KnownId { device: 0xfd2d, kind: DeviceKind::Iaa, platform: "Wildcat Lake" },
+    KnownId {
+        device: 0x0b25,
+        kind: DeviceKind::Dsa,
+        platform: "Sapphire Rapids / Granite Rapids",
+    },
+    KnownId {
+        device: 0x11fb,
+        kind: DeviceKind::Dsa,
+        platform: "Granite Rapids-D",
+    },
+    KnownId {
+        device: 0x1212,
+        kind: DeviceKind::Dsa,
+        platform: "Diamond Rapids",
+    },
+    KnownId {
+        device: 0x0cfe,
+        kind: DeviceKind::Iaa,
+        platform: "Sapphire Rapids",
+    },
+    KnownId {
+        device: 0x1216,
+        kind: DeviceKind::Iaa,
+        platform: "Diamond Rapids",
+    },
+    KnownId {
+        device: 0xb02d,
+        kind: DeviceKind::Iaa,
+        platform: "Panther Lake",
+    },
+    KnownId {
+        device: 0xfd2d,
+        kind: DeviceKind::Iaa,
+        platform: "Wildcat Lake",
+    },
 ];
 
 /// Looks up a vendor:device pair.
@@ -93,9 +121,18 @@ mod tests {
     #[test]
     fn names() {
         let v1 = Some(Version { major: 1, minor: 0 });
-        assert_eq!(part_name(0x8086, 0x0b25, v1).unwrap(), "DSA 1.0 (Sapphire Rapids)");
-        assert_eq!(part_name(0x8086, 0x0b25, Some(Version { major: 2, minor: 0 })).unwrap(), "DSA 2.0 (Granite Rapids)");
-        assert_eq!(part_name(0x8086, 0x0cfe, v1).unwrap(), "IAA 1.0 (Sapphire Rapids)");
+        assert_eq!(
+            part_name(0x8086, 0x0b25, v1).unwrap(),
+            "DSA 1.0 (Sapphire Rapids)"
+        );
+        assert_eq!(
+            part_name(0x8086, 0x0b25, Some(Version { major: 2, minor: 0 })).unwrap(),
+            "DSA 2.0 (Granite Rapids)"
+        );
+        assert_eq!(
+            part_name(0x8086, 0x0cfe, v1).unwrap(),
+            "IAA 1.0 (Sapphire Rapids)"
+        );
         assert_eq!(part_name(0x8086, 0x1216, None).unwrap(), "IAA (Diamond Rapids)");
         assert_eq!(part_name(0x8086, 0x1234, v1), None);
         assert_eq!(part_name(0x10de, 0x0b25, v1), None);

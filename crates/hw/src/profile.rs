@@ -121,7 +121,11 @@ struct RawProfile {
 impl Profile {
     /// Parses and validates a profile. `file` names the source in error messages.
     pub fn from_toml(file: &str, text: &str) -> Result<Self, ProfileError> {
-        let err = |field: &str, reason: String| ProfileError { file: file.to_string(), field: field.to_string(), reason };
+        let err = |field: &str, reason: String| ProfileError {
+            file: file.to_string(),
+            field: field.to_string(),
+            reason,
+        };
         let raw: RawProfile = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
             // toml names unknown/missing keys in its message; keep the span out of it.
@@ -165,21 +169,37 @@ impl Profile {
         if vendor != VENDOR_INTEL {
             return Err(err("vendor", format!("{vendor:#06x} is not Intel (0x8086)")));
         }
-        let known = pci::lookup(vendor, device)
-            .ok_or_else(|| err("device", format!("{device:#06x} is not a known DSA/IAA device id")))?;
+        let known = pci::lookup(vendor, device).ok_or_else(|| {
+            err(
+                "device",
+                format!("{device:#06x} is not a known DSA/IAA device id"),
+            )
+        })?;
         if known.kind != raw.kind {
-            return Err(err("kind", format!("device {device:#06x} is a {}, not a {}", known.kind, raw.kind)));
+            return Err(err(
+                "kind",
+                format!("device {device:#06x} is a {}, not a {}", known.kind, raw.kind),
+            ));
         }
         let caps = Capabilities::decode(raw.kind, &registers).map_err(|e| err("registers", e.to_string()))?;
         if r.iaacap.is_some() && caps.iaacap.is_none() && raw.kind == DeviceKind::Iaa {
-            return Err(err("registers.iaacap", "IAACAP exists only on IAA 2.0 and later".into()));
+            return Err(err(
+                "registers.iaacap",
+                "IAACAP exists only on IAA 2.0 and later".into(),
+            ));
         }
         if caps.gencap.cmd_cap != r.cmdcap.is_some() {
-            return Err(err("registers.cmdcap", "must be given exactly when GENCAP bit 4 (CMDCAP valid) is set".into()));
+            return Err(err(
+                "registers.cmdcap",
+                "must be given exactly when GENCAP bit 4 (CMDCAP valid) is set".into(),
+            ));
         }
         for (op, name) in [(0u8, "no-op"), (2, "drain")] {
             if !caps.supports(op) {
-                return Err(err("registers.opcap", format!("every part supports {name} (opcode {op})")));
+                return Err(err(
+                    "registers.opcap",
+                    format!("every part supports {name} (opcode {op})"),
+                ));
             }
         }
         let msix_vectors = num("msix_vectors", &raw.msix_vectors, 2048)? as u16;
@@ -189,16 +209,28 @@ impl Profile {
         let bar0_size = num("bar0_size", &raw.bar0_size, 1 << 40)?;
         let bar2_size = num("bar2_size", &raw.bar2_size, 1 << 40)?;
         let msix_end = caps.offsets.msix_perm_bytes() + msix_vectors as u64 * MSIX_PERM_ENTRY_SIZE;
-        let bar0_need = [caps.wqcfg_end(), caps.grpcfg_end(), msix_end, caps.offsets.perfmon_bytes() + 0x100, 0x200]
-            .into_iter()
-            .max()
-            .unwrap_or(0);
+        let bar0_need = [
+            caps.wqcfg_end(),
+            caps.grpcfg_end(),
+            msix_end,
+            caps.offsets.perfmon_bytes() + 0x100,
+            0x200,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
         if !bar0_size.is_power_of_two() || bar0_size < bar0_need {
-            return Err(err("bar0_size", format!("{bar0_size:#x}: must be a power of two of at least {bar0_need:#x}")));
+            return Err(err(
+                "bar0_size",
+                format!("{bar0_size:#x}: must be a power of two of at least {bar0_need:#x}"),
+            ));
         }
         let bar2_need = caps.num_wqs() as u64 * PORTAL_STRIDE;
         if !bar2_size.is_power_of_two() || bar2_size < bar2_need {
-            return Err(err("bar2_size", format!("{bar2_size:#x}: must be a power of two of at least {bar2_need:#x}")));
+            return Err(err(
+                "bar2_size",
+                format!("{bar2_size:#x}: must be a power of two of at least {bar2_need:#x}"),
+            ));
         }
         let numa_node = match &raw.numa_node {
             Some(n) => num("numa_node", n, u32::MAX as u64)? as u32,
@@ -225,21 +257,27 @@ impl Profile {
     /// Loads a profile file.
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ProfileError { file: file.clone(), field: "(file)".into(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+            file: file.clone(),
+            field: "(file)".into(),
+            reason: e.to_string(),
+        })?;
         Self::from_toml(&file, &text)
     }
 
     /// A compiled-in profile by name (`dsa-spr`, `iaa-spr`, `dsa-gnr`, `iaa-gnr`, `dsa-dmr`).
     pub fn builtin(name: &str) -> Result<Self, ProfileError> {
-        let (n, text) = BUILTIN.iter().find(|(n, _)| *n == name).ok_or_else(|| ProfileError {
-            file: name.to_string(),
-            field: "(name)".into(),
-            reason: format!(
-                "no built-in profile of that name (known: {})",
-                BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-            ),
-        })?;
+        let (n, text) = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| ProfileError {
+                file: name.to_string(),
+                field: "(name)".into(),
+                reason: format!(
+                    "no built-in profile of that name (known: {})",
+                    BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                ),
+            })?;
         Self::from_toml(&format!("firmware-mocks/{n}.toml"), text)
     }
 

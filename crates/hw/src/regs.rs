@@ -63,7 +63,10 @@ impl Version {
     pub const DEFINED: u32 = 0xffff;
     /// Decodes the register.
     pub const fn decode(v: u32) -> Self {
-        Version { major: (v >> 8) as u8, minor: v as u8 }
+        Version {
+            major: (v >> 8) as u8,
+            minor: v as u8,
+        }
     }
     /// Encodes the register.
     pub const fn encode(self) -> u32 {
@@ -327,7 +330,10 @@ impl Offsets {
     /// Encodes the two qwords.
     pub const fn encode(self) -> [u64; 2] {
         [
-            self.grpcfg as u64 | (self.wqcfg as u64) << 16 | (self.msix_perm as u64) << 32 | (self.ims as u64) << 48,
+            self.grpcfg as u64
+                | (self.wqcfg as u64) << 16
+                | (self.msix_perm as u64) << 32
+                | (self.ims as u64) << 48,
             self.perfmon as u64,
         ]
     }
@@ -370,7 +376,11 @@ impl GenCfg {
     /// Decodes the register.
     pub const fn decode(v: u32) -> Self {
         let v = v as u64;
-        GenCfg { read_buffer_limit: get(v, 7, 0) as u8, user_int_en: bit(v, 12), event_log_en: bit(v, 13) }
+        GenCfg {
+            read_buffer_limit: get(v, 7, 0) as u8,
+            user_int_en: bit(v, 12),
+            event_log_en: bit(v, 13),
+        }
     }
     /// Encodes the register.
     pub const fn encode(self) -> u32 {
@@ -392,7 +402,10 @@ impl GenCtrl {
     pub const DEFINED: u32 = 0x3;
     /// Decodes the register.
     pub const fn decode(v: u32) -> Self {
-        GenCtrl { softerr_int_en: v & 1 != 0, halt_int_en: v & 2 != 0 }
+        GenCtrl {
+            softerr_int_en: v & 1 != 0,
+            halt_int_en: v & 2 != 0,
+        }
     }
     /// Encodes the register.
     pub const fn encode(self) -> u32 {
@@ -506,7 +519,10 @@ code_enum! {
 impl Command {
     /// Whether the operand is a WQ bitmask (`1 << (id % 16) | (id / 16) << 16`).
     pub const fn takes_wq_mask(self) -> bool {
-        matches!(self, Command::DisableWq | Command::DrainWq | Command::AbortWq | Command::ResetWq)
+        matches!(
+            self,
+            Command::DisableWq | Command::DrainWq | Command::AbortWq | Command::ResetWq
+        )
     }
 }
 
@@ -527,20 +543,36 @@ impl Cmd {
 
     /// A command with operand 0.
     pub const fn new(command: Command) -> Self {
-        Cmd { command, operand: 0, request_int: false }
+        Cmd {
+            command,
+            operand: 0,
+            request_int: false,
+        }
     }
 
     /// A WQ command with the operand in the form that command takes (index for enable WQ,
     /// bitmask form for disable/drain/abort/reset WQ).
     pub const fn wq(command: Command, wq: u16) -> Self {
-        let operand = if command.takes_wq_mask() { wq_mask_operand(wq) } else { wq as u32 };
-        Cmd { command, operand, request_int: false }
+        let operand = if command.takes_wq_mask() {
+            wq_mask_operand(wq)
+        } else {
+            wq as u32
+        };
+        Cmd {
+            command,
+            operand,
+            request_int: false,
+        }
     }
 
     /// Decodes the register.
     pub fn decode(v: u32) -> Result<Self, HwError> {
         let command = Command::try_from(((v >> 20) & 0x1f) as u8)?;
-        Ok(Cmd { command, operand: v & Self::OPERAND_MASK, request_int: v & (1 << 31) != 0 })
+        Ok(Cmd {
+            command,
+            operand: v & Self::OPERAND_MASK,
+            request_int: v & (1 << 31) != 0,
+        })
     }
 
     /// Encodes the register.
@@ -558,7 +590,9 @@ pub const fn wq_mask_operand(wq: u16) -> u32 {
 /// The WQ indices a bitmask operand selects.
 pub fn wqs_of_mask_operand(operand: u32) -> impl Iterator<Item = u16> {
     let block = ((operand >> 16) & 0xf) as u16;
-    (0..16u16).filter(move |i| operand >> i & 1 != 0).map(move |i| block * 16 + i)
+    (0..16u16)
+        .filter(move |i| operand >> i & 1 != 0)
+        .map(move |i| block * 16 + i)
 }
 
 code_enum! {
@@ -596,7 +630,10 @@ code_enum! {
 impl CmdError {
     /// Whether the driver may treat this outcome as success ("already enabled").
     pub const fn is_benign(self) -> bool {
-        matches!(self, CmdError::Success | CmdError::DevAlreadyEnabled | CmdError::WqAlreadyEnabled)
+        matches!(
+            self,
+            CmdError::Success | CmdError::DevAlreadyEnabled | CmdError::WqAlreadyEnabled
+        )
     }
 }
 
@@ -616,7 +653,11 @@ impl CmdSts {
     pub const DEFINED: u32 = 0x80ff_ffff;
     /// Decodes the register.
     pub const fn decode(v: u32) -> Self {
-        CmdSts { error: v as u8, result: (v >> 8) as u16, active: v >> 31 != 0 }
+        CmdSts {
+            error: v as u8,
+            result: (v >> 8) as u16,
+            active: v >> 31 != 0,
+        }
     }
     /// Encodes the register.
     pub const fn encode(self) -> u32 {
@@ -790,7 +831,13 @@ mod tests {
 
     #[test]
     fn swerr_ack() {
-        let q = SwErr { valid: true, overflow: true, error: 0x1b, ..Default::default() }.encode();
+        let q = SwErr {
+            valid: true,
+            overflow: true,
+            error: 0x1b,
+            ..Default::default()
+        }
+        .encode();
         assert_eq!(SwErr::ack_value(q[0]), 0b11);
         assert_eq!(SwErr::decode(q).error, 0x1b);
     }

@@ -121,12 +121,20 @@ pub struct StatusByte {
 impl StatusByte {
     /// Splits a raw status byte.
     pub const fn decode(byte: u8) -> Self {
-        StatusByte { code: byte & STATUS_MASK, fault_on_write: byte & STATUS_FAULT_ON_WRITE != 0 }
+        StatusByte {
+            code: byte & STATUS_MASK,
+            fault_on_write: byte & STATUS_FAULT_ON_WRITE != 0,
+        }
     }
 
     /// Joins the two parts back into a raw byte.
     pub const fn encode(self) -> u8 {
-        (self.code & STATUS_MASK) | if self.fault_on_write { STATUS_FAULT_ON_WRITE } else { 0 }
+        (self.code & STATUS_MASK)
+            | if self.fault_on_write {
+                STATUS_FAULT_ON_WRITE
+            } else {
+                0
+            }
     }
 
     /// Whether the record is complete (any non-zero status).
@@ -177,6 +185,9 @@ mod tests {
         assert_eq!(IaaStatus::from_code(0x02), None);
         assert!(AnalyticsError::try_from(20).is_err());
         assert_eq!(AnalyticsError::CompressOutputOverflow.code(), 0x19);
-        assert_eq!(format!("{}", IaaStatus::OutbufOverflow), "output buffer overflow (recoverable) (0xb)");
+        assert_eq!(
+            format!("{}", IaaStatus::OutbufOverflow),
+            "output buffer overflow (recoverable) (0xb)"
+        );
     }
 }

@@ -40,7 +40,10 @@ pub struct Submit {
 impl Submit {
     /// A record always written at `completion_addr`, nothing else.
     pub fn polled(completion_addr: u64) -> Self {
-        Submit { completion_addr, ..Default::default() }
+        Submit {
+            completion_addr,
+            ..Default::default()
+        }
     }
 
     /// The flags this part contributes.
@@ -59,7 +62,13 @@ impl Submit {
     }
 
     /// Reads this part back from descriptor fields.
-    pub(crate) fn decode(completion_addr: u64, flags: DescFlags, int_handle: u16, pasid: u32, privileged: bool) -> Self {
+    pub(crate) fn decode(
+        completion_addr: u64,
+        flags: DescFlags,
+        int_handle: u16,
+        pasid: u32,
+        privileged: bool,
+    ) -> Self {
         let record = if flags.contains(DescFlags::RCR) {
             RecordMode::Always
         } else if flags.contains(DescFlags::CRAV) {
@@ -95,7 +104,11 @@ impl Limits {
     pub fn from_shifts(max_xfer_shift: u8, max_batch_shift: u8) -> Self {
         Limits {
             max_transfer: 1u64 << max_xfer_shift.min(63),
-            max_batch: if max_batch_shift == 0 { 0 } else { 1u32 << max_batch_shift.min(31) },
+            max_batch: if max_batch_shift == 0 {
+                0
+            } else {
+                1u32 << max_batch_shift.min(31)
+            },
         }
     }
 }
@@ -161,7 +174,11 @@ pub(crate) fn check_len(op: &'static str, len: u32, limits: &Limits) -> Result<(
         return Err(BuildError::ZeroTransfer { op });
     }
     if len as u64 > limits.max_transfer {
-        return Err(BuildError::TransferTooLarge { op, size: len as u64, max: limits.max_transfer });
+        return Err(BuildError::TransferTooLarge {
+            op,
+            size: len as u64,
+            max: limits.max_transfer,
+        });
     }
     Ok(())
 }
@@ -177,7 +194,10 @@ pub(crate) fn check_align(what: &'static str, addr: u64, align: u64) -> Result<(
 /// Checks the common part: PASID width and record alignment.
 pub(crate) fn check_submit(s: &Submit, record_align: u64) -> Result<(), BuildError> {
     if s.pasid > crate::desc::PASID_MASK {
-        return Err(BuildError::OutOfRange { what: "PASID", value: s.pasid as u64 });
+        return Err(BuildError::OutOfRange {
+            what: "PASID",
+            value: s.pasid as u64,
+        });
     }
     if s.record != RecordMode::None {
         check_align("completion record", s.completion_addr, record_align)?;

@@ -89,7 +89,16 @@ pub struct WqCfg {
 
 impl WqCfg {
     /// Bits of each dword the entry defines (dword 7 is reserved).
-    pub const DEFINED: [u32; 8] = [0xffff, 0xffff, 0x3fff_ffff, 0x1ff, 0x1_ffff, 0x1_ffff, 0xc000_ffff, 0];
+    pub const DEFINED: [u32; 8] = [
+        0xffff,
+        0xffff,
+        0x3fff_ffff,
+        0x1ff,
+        0x1_ffff,
+        0x1_ffff,
+        0xc000_ffff,
+        0,
+    ];
     /// Bits of each dword software may write (dword 6 is read-only).
     pub const WRITABLE: [u32; 8] = [0xffff, 0xffff, 0x3fff_ffff, 0x1ff, 0x1_ffff, 0x1_ffff, 0, 0];
 
@@ -103,7 +112,11 @@ impl WqCfg {
         WqCfg {
             size: get(dw(0), 15, 0) as u16,
             threshold: get(dw(1), 15, 0) as u16,
-            mode: if bit(dw(2), 0) { WqMode::Dedicated } else { WqMode::Shared },
+            mode: if bit(dw(2), 0) {
+                WqMode::Dedicated
+            } else {
+                WqMode::Shared
+            },
             block_on_fault: bit(dw(2), 1),
             ats_disable: bit(dw(2), 2),
             prs_disable: bit(dw(2), 3),
@@ -191,7 +204,16 @@ impl GrpCfg {
             | flag(self.use_rdbuf_limit, 7)
             | put(self.rdbufs_reserved as u64, 15, 8)
             | put(self.rdbufs_allowed as u64, 27, 20);
-        [self.wqs[0], self.wqs[1], self.wqs[2], self.wqs[3], self.engines, flags, 0, 0]
+        [
+            self.wqs[0],
+            self.wqs[1],
+            self.wqs[2],
+            self.wqs[3],
+            self.engines,
+            flags,
+            0,
+            0,
+        ]
     }
 
     /// Whether WQ `wq` is in this group.
@@ -234,7 +256,10 @@ mod tests {
         assert_eq!(c.max_xfer_shift, 31);
         assert_eq!(c.max_batch_shift, 10);
         assert_eq!(c.state, WqState::Enabled);
-        assert_eq!(&c.encode()[..8], &[0x10, 0, 0x1000_0071, 0x15f, 0, 0, 0x4000_0000, 0]);
+        assert_eq!(
+            &c.encode()[..8],
+            &[0x10, 0, 0x1000_0071, 0x15f, 0, 0, 0x4000_0000, 0]
+        );
     }
 
     #[test]

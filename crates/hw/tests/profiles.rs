@@ -21,7 +21,13 @@ fn sapphire_rapids_dsa() {
     assert_eq!(c.offsets.msix_perm_bytes(), 0x200);
     assert_eq!(c.offsets.perfmon_bytes(), 0x1000);
     assert_eq!(p.msix_vectors, 9);
-    for op in [DsaOpcode::Batch, DsaOpcode::Memmove, DsaOpcode::CrcGen, DsaOpcode::CacheFlush, DsaOpcode::Dualcast] {
+    for op in [
+        DsaOpcode::Batch,
+        DsaOpcode::Memmove,
+        DsaOpcode::CrcGen,
+        DsaOpcode::CacheFlush,
+        DsaOpcode::Dualcast,
+    ] {
         assert!(c.supports(op.code()), "{op}");
     }
     assert!(c.cmdcap.is_none());
@@ -38,7 +44,13 @@ fn sapphire_rapids_iaa() {
     assert_eq!((c.num_wqs(), c.total_wq_size()), (8, 128));
     assert_eq!(c.num_groups(), 4);
     assert_eq!(c.num_engines, 8);
-    for op in [IaaOpcode::Compress, IaaOpcode::Decompress, IaaOpcode::Crc64, IaaOpcode::Memmove, IaaOpcode::Noop] {
+    for op in [
+        IaaOpcode::Compress,
+        IaaOpcode::Decompress,
+        IaaOpcode::Crc64,
+        IaaOpcode::Memmove,
+        IaaOpcode::Noop,
+    ] {
         assert!(c.supports(op.code()), "{op}");
     }
     assert!(!c.supports(DsaOpcode::Batch.code()));
@@ -74,7 +86,15 @@ fn files_on_disk_match_builtin() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware-mocks");
     for (name, _) in BUILTIN {
         let p = Profile::load(&dir.join(format!("{name}.toml"))).unwrap();
-        assert_eq!(p, Profile::builtin(name).map(|b| Profile { description: p.description.clone(), ..b }).unwrap());
+        assert_eq!(
+            p,
+            Profile::builtin(name)
+                .map(|b| Profile {
+                    description: p.description.clone(),
+                    ..b
+                })
+                .unwrap()
+        );
     }
 }
 
@@ -92,8 +112,16 @@ fn broken_profiles_name_the_file_and_field() {
         ("kind = \"iaa\"", "kind = \"dsa\"", "kind"),
         ("engcap = 8", "engcap = 0", "registers"),
         ("gencap = 0x71f10901f0105", "gencap = 0x40915f010f", "registers"),
-        ("opcap = [0xd, 0x7f331c, 0, 0]", "opcap = [0xd, 0x7f331c, 0]", "registers.opcap"),
-        ("opcap = [0xd, 0x7f331c, 0, 0]", "opcap = [0x8, 0x7f331c, 0, 0]", "registers.opcap"),
+        (
+            "opcap = [0xd, 0x7f331c, 0, 0]",
+            "opcap = [0xd, 0x7f331c, 0]",
+            "registers.opcap",
+        ),
+        (
+            "opcap = [0xd, 0x7f331c, 0, 0]",
+            "opcap = [0x8, 0x7f331c, 0, 0]",
+            "registers.opcap",
+        ),
         ("bar2_size = 0x20000", "bar2_size = 0x10000", "bar2_size"),
         ("bar0_size = 0x10000", "bar0_size = 0x300", "bar0_size"),
         ("msix_vectors = 9", "msix_vectors = 0", "msix_vectors"),

@@ -92,7 +92,11 @@ fn len() -> impl Strategy<Value = u32> {
 fn submit(align: u64) -> impl Strategy<Value = Submit> {
     (
         any::<u64>(),
-        prop_oneof![Just(RecordMode::None), Just(RecordMode::OnError), Just(RecordMode::Always)],
+        prop_oneof![
+            Just(RecordMode::None),
+            Just(RecordMode::OnError),
+            Just(RecordMode::Always)
+        ],
         proptest::option::of(any::<u16>()),
         any::<[bool; 4]>(),
         0u32..(1 << 20),
@@ -110,7 +114,10 @@ fn submit(align: u64) -> impl Strategy<Value = Submit> {
 }
 
 fn seed() -> impl Strategy<Value = CrcSeed> {
-    prop_oneof![any::<u32>().prop_map(CrcSeed::Value), any::<u64>().prop_map(|a| CrcSeed::Address(a & !3))]
+    prop_oneof![
+        any::<u32>().prop_map(CrcSeed::Value),
+        any::<u64>().prop_map(|a| CrcSeed::Address(a & !3))
+    ]
 }
 
 fn dsa_op() -> impl Strategy<Value = DsaOp> {
@@ -119,13 +126,28 @@ fn dsa_op() -> impl Strategy<Value = DsaOp> {
     prop_oneof![
         Just(DsaOp::Noop),
         Just(DsaOp::Drain),
-        (a(), 2u32..=1024).prop_map(|(l, count)| DsaOp::Batch { list_addr: l & !63, count }),
+        (a(), 2u32..=1024).prop_map(|(l, count)| DsaOp::Batch {
+            list_addr: l & !63,
+            count
+        }),
         (a(), a(), len()).prop_map(|(src, dst, len)| DsaOp::Memmove { src, dst, len }),
         (a(), a(), len()).prop_map(|(pattern, dst, len)| DsaOp::Fill { pattern, dst, len }),
-        (a(), a(), len(), proptest::option::of(0u8..=1))
-            .prop_map(|(src1, src2, len, expected)| DsaOp::Compare { src1, src2, len, expected }),
-        (a(), a(), len(), proptest::option::of(0u8..=1))
-            .prop_map(|(src, pattern, len, expected)| DsaOp::ComparePattern { src, pattern, len, expected }),
+        (a(), a(), len(), proptest::option::of(0u8..=1)).prop_map(|(src1, src2, len, expected)| {
+            DsaOp::Compare {
+                src1,
+                src2,
+                len,
+                expected,
+            }
+        }),
+        (a(), a(), len(), proptest::option::of(0u8..=1)).prop_map(|(src, pattern, len, expected)| {
+            DsaOp::ComparePattern {
+                src,
+                pattern,
+                len,
+                expected,
+            }
+        }),
         (a(), len(), seed()).prop_map(|(src, len, seed)| DsaOp::CrcGen { src, len, seed }),
         (a(), a(), len(), seed()).prop_map(|(src, dst, len, seed)| DsaOp::CopyCrc { src, dst, len, seed }),
         (a(), a(), a(), len()).prop_map(|(src, d1, d2, len)| DsaOp::Dualcast {
@@ -134,53 +156,84 @@ fn dsa_op() -> impl Strategy<Value = DsaOp> {
             dst2: (d2 & !0xfff) | (d1 & 0xfff),
             len
         }),
-        (a(), a(), delta_len.clone(), a(), 1u32..1000, proptest::option::of(any::<u8>())).prop_map(
-            |(src1, src2, len, da, n, expected)| DsaOp::CreateDelta {
+        (
+            a(),
+            a(),
+            delta_len.clone(),
+            a(),
+            1u32..1000,
+            proptest::option::of(any::<u8>())
+        )
+            .prop_map(|(src1, src2, len, da, n, expected)| DsaOp::CreateDelta {
                 src1,
                 src2,
                 len,
                 delta_addr: da & !7,
                 max_delta_size: n * 10,
                 expected
-            }
-        ),
-        (a(), 1u32..1000, a(), delta_len)
-            .prop_map(|(delta_addr, n, dst, len)| DsaOp::ApplyDelta { delta_addr, delta_size: n * 10, dst, len }),
-        (a(), len(), any::<bool>()).prop_map(|(dst, len, invalidate)| DsaOp::CacheFlush { dst, len, invalidate }),
+            }),
+        (a(), 1u32..1000, a(), delta_len).prop_map(|(delta_addr, n, dst, len)| DsaOp::ApplyDelta {
+            delta_addr,
+            delta_size: n * 10,
+            dst,
+            len
+        }),
+        (a(), len(), any::<bool>()).prop_map(|(dst, len, invalidate)| DsaOp::CacheFlush {
+            dst,
+            len,
+            invalidate
+        }),
     ]
 }
 
 fn iaa_op() -> impl Strategy<Value = IaaOp> {
     let a = any::<u64>;
-    let aecs_write = prop_oneof![Just(AecsWrite::Never), Just(AecsWrite::Always), Just(AecsWrite::OnOverflow)];
+    let aecs_write = prop_oneof![
+        Just(AecsWrite::Never),
+        Just(AecsWrite::Always),
+        Just(AecsWrite::OnOverflow)
+    ];
     prop_oneof![
         Just(IaaOp::Noop),
         Just(IaaOp::Drain),
         (a(), a(), len()).prop_map(|(src, dst, len)| IaaOp::Memmove { src, dst, len }),
-        (a(), len(), a(), 1u32.., a(), 0u16..16, any::<[bool; 2]>(), aecs_write, 3136u32..=4096).prop_map(
-            |(src, len, dst, max_dst, aecs, f, b, aecs_write, size)| IaaOp::Compress {
-                src,
-                len,
-                dst,
-                max_dst,
-                aecs: aecs & !31,
-                aecs_size: if b[1] { size } else { 1568 },
-                flags: CompressFlags::from_bits_retain(f),
-                crc32c: b[0],
-                aecs_write,
-                aecs_select: b[1],
+        (
+            a(),
+            len(),
+            a(),
+            1u32..,
+            a(),
+            0u16..16,
+            any::<[bool; 2]>(),
+            aecs_write,
+            3136u32..=4096
+        )
+            .prop_map(
+                |(src, len, dst, max_dst, aecs, f, b, aecs_write, size)| IaaOp::Compress {
+                    src,
+                    len,
+                    dst,
+                    max_dst,
+                    aecs: aecs & !31,
+                    aecs_size: if b[1] { size } else { 1568 },
+                    flags: CompressFlags::from_bits_retain(f),
+                    crc32c: b[0],
+                    aecs_write,
+                    aecs_select: b[1],
+                }
+            ),
+        (a(), len(), a(), 1u32.., any::<u16>(), any::<bool>()).prop_map(
+            |(src, len, dst, max_dst, f, crc32c)| {
+                IaaOp::Decompress {
+                    src,
+                    len,
+                    dst,
+                    max_dst,
+                    flags: DecompressFlags::from_bits_retain(f & DecompressFlags::DEFINED_MASK & !1),
+                    crc32c,
+                }
             }
         ),
-        (a(), len(), a(), 1u32.., any::<u16>(), any::<bool>()).prop_map(|(src, len, dst, max_dst, f, crc32c)| {
-            IaaOp::Decompress {
-                src,
-                len,
-                dst,
-                max_dst,
-                flags: DecompressFlags::from_bits_retain(f & DecompressFlags::DEFINED_MASK & !1),
-                crc32c,
-            }
-        }),
         (a(), len(), 1u64.., 0u16..4).prop_map(|(src, len, poly, f)| IaaOp::Crc64 {
             src,
             len,

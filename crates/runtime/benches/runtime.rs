@@ -30,7 +30,11 @@ fn software(c: &mut Criterion) {
     let srcs: Vec<&[u8]> = pages.iter().map(|p| p.as_slice()).collect();
     let mut g = c.benchmark_group("software");
     g.throughput(Throughput::Bytes((pages.len() * PAGE) as u64));
-    for alg in [Algorithm::Zstd { level: 1 }, Algorithm::Lz4, Algorithm::Deflate { level: 1 }] {
+    for alg in [
+        Algorithm::Zstd { level: 1 },
+        Algorithm::Lz4,
+        Algorithm::Deflate { level: 1 },
+    ] {
         let rt = RuntimeBuilder::new().algorithm(alg).build().unwrap();
         let mut ctx = rt.context();
         let mut outs = vec![vec![0u8; PAGE]; pages.len()];
@@ -84,7 +88,10 @@ fn software(c: &mut Criterion) {
 
 fn threads(c: &mut Criterion) {
     let pages = pages();
-    let rt = RuntimeBuilder::new().algorithm(Algorithm::Zstd { level: 1 }).build().unwrap();
+    let rt = RuntimeBuilder::new()
+        .algorithm(Algorithm::Zstd { level: 1 })
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("threads");
     g.throughput(Throughput::Bytes((2 * pages.len() * PAGE) as u64));
     for t in [1usize, 2] {
@@ -103,7 +110,8 @@ fn threads(c: &mut Criterion) {
                             for _ in 0..iters {
                                 for _ in 0..share {
                                     let srcs: Vec<&[u8]> = pages.iter().map(|p| p.as_slice()).collect();
-                                    let mut dsts: Vec<&mut [u8]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+                                    let mut dsts: Vec<&mut [u8]> =
+                                        outs.iter_mut().map(|o| o.as_mut_slice()).collect();
                                     black_box(ctx.compress(&srcs, &mut dsts));
                                 }
                             }
@@ -124,7 +132,11 @@ fn iaa(c: &mut Criterion) {
     let mut g = c.benchmark_group("iaa-emulated");
     g.throughput(Throughput::Bytes((pages.len() * PAGE) as u64));
     for batch in [1usize, 4, 8, 16] {
-        let rt = RuntimeBuilder::new().algorithm(Algorithm::Iaa(IaaMode::Fixed)).batch_size(batch).build().unwrap();
+        let rt = RuntimeBuilder::new()
+            .algorithm(Algorithm::Iaa(IaaMode::Fixed))
+            .batch_size(batch)
+            .build()
+            .unwrap();
         let mut ctx = rt.context();
         let mut outs = vec![vec![0u8; PAGE]; pages.len()];
         g.bench_function(BenchmarkId::new("compress", batch), |b| {

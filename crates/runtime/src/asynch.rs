@@ -27,7 +27,10 @@ pub struct AsyncCompressor {
 
 impl std::fmt::Debug for AsyncCompressor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncCompressor").field("workers", &self.workers.len()).field("depth", &self.depth).finish()
+        f.debug_struct("AsyncCompressor")
+            .field("workers", &self.workers.len())
+            .field("depth", &self.depth)
+            .finish()
     }
 }
 
@@ -56,7 +59,8 @@ impl AsyncCompressor {
                             }
                             let mut outs: Vec<Vec<u8>> = reqs.iter().map(|r| vec![0u8; r.max_out]).collect();
                             let srcs: Vec<&[u8]> = reqs.iter().map(|r| r.src.as_slice()).collect();
-                            let mut dsts: Vec<&mut [u8]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+                            let mut dsts: Vec<&mut [u8]> =
+                                outs.iter_mut().map(|o| o.as_mut_slice()).collect();
                             let results = ctx.compress(&srcs, &mut dsts);
                             drop(srcs);
                             for ((r, mut out), res) in reqs.into_iter().zip(outs).zip(results) {
@@ -71,7 +75,11 @@ impl AsyncCompressor {
                     .ok()
             })
             .collect();
-        AsyncCompressor { tx: Some(tx), workers, depth }
+        AsyncCompressor {
+            tx: Some(tx),
+            workers,
+            depth,
+        }
     }
 
     /// Queues `src` for compression into at most `max_out` bytes; `cb` runs on a worker thread.

@@ -17,7 +17,11 @@ pub struct Job<'a> {
 impl<'a> Job<'a> {
     /// A job with no result yet.
     pub fn new(src: &'a [u8], dst: &'a mut [u8]) -> Self {
-        Job { src, dst, result: None }
+        Job {
+            src,
+            dst,
+            result: None,
+        }
     }
 }
 

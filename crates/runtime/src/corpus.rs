@@ -19,7 +19,11 @@ pub fn load_pages(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
     if data.len() % PAGE != 0 || data.is_empty() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("{}: {} bytes is not a whole number of 4 KiB pages", path.display(), data.len()),
+            format!(
+                "{}: {} bytes is not a whole number of 4 KiB pages",
+                path.display(),
+                data.len()
+            ),
         ));
     }
     Ok(data.chunks_exact(PAGE).map(<[u8]>::to_vec).collect())
@@ -32,14 +36,23 @@ pub fn pages_in(dir: &Path) -> std::io::Result<Vec<(PathBuf, Vec<Vec<u8>>)>> {
         .filter(|p| p.extension().is_some_and(|x| x == "pages"))
         .collect();
     files.sort();
-    files.into_iter().map(|f| load_pages(&f).map(|p| (f, p))).collect()
+    files
+        .into_iter()
+        .map(|f| load_pages(&f).map(|p| (f, p)))
+        .collect()
 }
 
 /// The shared corpus next to this repository (`../shared/corpus` of the workspace root or of
 /// the current directory), if present.
 pub fn shared_dir() -> Option<PathBuf> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    [here, PathBuf::from("../shared/corpus"), PathBuf::from("shared/corpus")].into_iter().find(|p| p.is_dir())
+    [
+        here,
+        PathBuf::from("../shared/corpus"),
+        PathBuf::from("shared/corpus"),
+    ]
+    .into_iter()
+    .find(|p| p.is_dir())
 }
 
 /// Pages of the shared corpus (all files), or `None` with nothing found.
@@ -65,9 +78,41 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "\"id\"", "\"name\"", "\"value\"", "\"type\"", "\"items\"", "true", "false", "null", "user", "request", "status",
-    "error", "ok", "timestamp", "session", "the", "of", "and", "to", "in", "data", "page", "memory", "cache", "node",
-    "{", "}", "[", "]", ":", ",", "GET", "/api/v1/", "INFO", "WARN",
+    "\"id\"",
+    "\"name\"",
+    "\"value\"",
+    "\"type\"",
+    "\"items\"",
+    "true",
+    "false",
+    "null",
+    "user",
+    "request",
+    "status",
+    "error",
+    "ok",
+    "timestamp",
+    "session",
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "data",
+    "page",
+    "memory",
+    "cache",
+    "node",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    ",",
+    "GET",
+    "/api/v1/",
+    "INFO",
+    "WARN",
 ];
 
 fn text_page(r: &mut Rng) -> Vec<u8> {

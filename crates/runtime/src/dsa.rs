@@ -65,7 +65,9 @@ fn crc32c_sw(seed: u32, data: &[u8]) -> u32 {
 }
 
 fn software(r: &mut DsaRequest<'_>) -> Result<DsaOutput, OffloadError> {
-    let bad = |m: &str| Err(OffloadError::new(ErrorKind::InvalidRequest, "dsa-software").with_detail(m.to_string()));
+    let bad = |m: &str| {
+        Err(OffloadError::new(ErrorKind::InvalidRequest, "dsa-software").with_detail(m.to_string()))
+    };
     match r {
         DsaRequest::Copy { src, dst } => {
             if src.len() != dst.len() {
@@ -85,7 +87,9 @@ fn software(r: &mut DsaRequest<'_>) -> Result<DsaOutput, OffloadError> {
             if a.len() != b.len() {
                 return bad("compare: lengths differ");
             }
-            Ok(DsaOutput::Compared(a.iter().zip(b.iter()).position(|(x, y)| x != y)))
+            Ok(DsaOutput::Compared(
+                a.iter().zip(b.iter()).position(|(x, y)| x != y),
+            ))
         }
         DsaRequest::Crc32c { src, seed } => Ok(DsaOutput::Crc(crc32c_sw(*seed, src))),
         DsaRequest::SameFilled { page } => {
@@ -93,7 +97,11 @@ fn software(r: &mut DsaRequest<'_>) -> Result<DsaOutput, OffloadError> {
                 return bad("same-filled: length must be a non-zero multiple of 8");
             }
             let first = u64::from_le_bytes(page[..8].try_into().expect("8 bytes"));
-            Ok(DsaOutput::SameFilled(page.chunks_exact(8).all(|c| c == first.to_le_bytes()).then_some(first)))
+            Ok(DsaOutput::SameFilled(
+                page.chunks_exact(8)
+                    .all(|c| c == first.to_le_bytes())
+                    .then_some(first),
+            ))
         }
     }
 }
@@ -114,7 +122,12 @@ pub struct DsaContext {
 impl DsaContext {
     /// Software only.
     pub fn software() -> Self {
-        DsaContext { wq: None, stages: Vec::new(), max: 0, timeout: Duration::from_secs(1) }
+        DsaContext {
+            wq: None,
+            stages: Vec::new(),
+            max: 0,
+            timeout: Duration::from_secs(1),
+        }
     }
 
     /// On a DSA WQ, with staging for up to `batch` requests of at most `max` bytes each.
@@ -122,9 +135,19 @@ impl DsaContext {
         let batch = batch.clamp(1, wq.limits().max_batch.max(1) as usize);
         let pool = DmaPool::new(wq.backing().clone(), batch * (2 * max + 128) + 4096, false)?;
         let stages = (0..batch)
-            .map(|_| Ok(Stage { a: pool.alloc(max, 64)?, b: pool.alloc(max, 64)? }))
+            .map(|_| {
+                Ok(Stage {
+                    a: pool.alloc(max, 64)?,
+                    b: pool.alloc(max, 64)?,
+                })
+            })
             .collect::<Result<Vec<_>, DriverError>>()?;
-        Ok(DsaContext { wq: Some(wq), stages, max, timeout })
+        Ok(DsaContext {
+            wq: Some(wq),
+            stages,
+            max,
+            timeout,
+        })
     }
 
     /// Whether a device does the work.
@@ -145,32 +168,57 @@ impl DsaContext {
     }
 
     fn dev_err(kind: ErrorKind, rec: Option<&DsaCompletion>, detail: String) -> OffloadError {
-        OffloadError { kind, backend: "dsa", status: rec.map(|r| r.status), error_code: None, detail: Some(detail) }
+        OffloadError {
+            kind,
+            backend: "dsa",
+            status: rec.map(|r| r.status),
+            error_code: None,
+            detail: Some(detail),
+        }
     }
 
-    fn run_chunk(&mut self, wq: &Arc<Wq>, reqs: &mut [DsaRequest<'_>]) -> Vec<Result<DsaOutput, OffloadError>> {
+    fn run_chunk(
+        &mut self,
+        wq: &Arc<Wq>,
+        reqs: &mut [DsaRequest<'_>],
+    ) -> Vec<Result<DsaOutput, OffloadError>> {
         let mut ops = Vec::new();
         let mut idx = Vec::new();
-        let mut results: Vec<Option<Result<DsaOutput, OffloadError>>> = (0..reqs.len()).map(|_| None).collect();
+        let mut results: Vec<Option<Result<DsaOutput, OffloadError>>> =
+            (0..reqs.len()).map(|_| None).collect();
         for (i, r) in reqs.iter().enumerate() {
             let st = &mut self.stages[i];
             let too_big = |n: usize| n == 0 || n > self.max;
             let op = match r {
                 DsaRequest::Copy { src, dst } if src.len() == dst.len() && !too_big(src.len()) => {
-                    st.a.write(0, src).map(|_| DsaOp::Memmove { src: st.a.iova(), dst: st.b.iova(), len: src.len() as u32 })
+                    st.a.write(0, src).map(|_| DsaOp::Memmove {
+                        src: st.a.iova(),
+                        dst: st.b.iova(),
+                        len: src.len() as u32,
+                    })
                 }
-                DsaRequest::Fill { dst, pattern } if !too_big(dst.len()) => {
-                    Ok(DsaOp::Fill { pattern: *pattern, dst: st.b.iova(), len: dst.len() as u32 })
+                DsaRequest::Fill { dst, pattern } if !too_big(dst.len()) => Ok(DsaOp::Fill {
+                    pattern: *pattern,
+                    dst: st.b.iova(),
+                    len: dst.len() as u32,
+                }),
+                DsaRequest::Compare { a, b } if a.len() == b.len() && !too_big(a.len()) => {
+                    st.a.write(0, a)
+                        .and_then(|_| st.b.write(0, b))
+                        .map(|_| DsaOp::Compare {
+                            src1: st.a.iova(),
+                            src2: st.b.iova(),
+                            len: a.len() as u32,
+                            expected: None,
+                        })
                 }
-                DsaRequest::Compare { a, b } if a.len() == b.len() && !too_big(a.len()) => st
-                    .a
-                    .write(0, a)
-                    .and_then(|_| st.b.write(0, b))
-                    .map(|_| DsaOp::Compare { src1: st.a.iova(), src2: st.b.iova(), len: a.len() as u32, expected: None }),
-                DsaRequest::Crc32c { src, seed } if !too_big(src.len()) => st
-                    .a
-                    .write(0, src)
-                    .map(|_| DsaOp::CrcGen { src: st.a.iova(), len: src.len() as u32, seed: CrcSeed::Value(*seed) }),
+                DsaRequest::Crc32c { src, seed } if !too_big(src.len()) => {
+                    st.a.write(0, src).map(|_| DsaOp::CrcGen {
+                        src: st.a.iova(),
+                        len: src.len() as u32,
+                        seed: CrcSeed::Value(*seed),
+                    })
+                }
                 DsaRequest::SameFilled { page } if !too_big(page.len()) && page.len() % 8 == 0 => {
                     let first = u64::from_le_bytes(page[..8].try_into().expect("8 bytes"));
                     st.a.write(0, page).map(|_| DsaOp::ComparePattern {
@@ -182,7 +230,9 @@ impl DsaContext {
                 }
                 _ => {
                     results[i] = Some(Err(OffloadError::new(ErrorKind::InvalidRequest, "dsa")
-                        .with_detail("lengths differ, are zero, are not a multiple of 8, or exceed the staging size")));
+                        .with_detail(
+                            "lengths differ, are zero, are not a multiple of 8, or exceed the staging size",
+                        )));
                     continue;
                 }
             };
@@ -196,7 +246,10 @@ impl DsaContext {
         }
         let members: Vec<Result<DsaCompletion, OffloadError>> = match ops.len() {
             0 => Vec::new(),
-            1 => match wq.submit_dsa(&ops[0].0, &ops[0].1).and_then(|t| wq.wait(t, self.timeout)) {
+            1 => match wq
+                .submit_dsa(&ops[0].0, &ops[0].1)
+                .and_then(|t| wq.wait(t, self.timeout))
+            {
                 Ok(c) => vec![match c.result {
                     Ok(Record::Dsa(r)) => Ok(r),
                     _ => Err(Self::dev_err(ErrorKind::DeviceHalted, None, "abandoned".into())),
@@ -205,7 +258,10 @@ impl DsaContext {
             },
             _ => match wq.submit_batch(&ops).and_then(|t| wq.wait(t, self.timeout)) {
                 Ok(c) if c.result.is_ok() => c.members.into_iter().map(Ok).collect(),
-                Ok(_) => ops.iter().map(|_| Err(Self::dev_err(ErrorKind::DeviceHalted, None, "abandoned".into()))).collect(),
+                Ok(_) => ops
+                    .iter()
+                    .map(|_| Err(Self::dev_err(ErrorKind::DeviceHalted, None, "abandoned".into())))
+                    .collect(),
                 Err(e) => ops.iter().map(|_| Err(map_driver(&e))).collect(),
             },
         };
@@ -213,10 +269,18 @@ impl DsaContext {
             let i = idx[k];
             results[i] = Some(m.and_then(|rec| self.finish(i, &mut reqs[i], &rec)));
         }
-        results.into_iter().map(|r| r.expect("every request resolved")).collect()
+        results
+            .into_iter()
+            .map(|r| r.expect("every request resolved"))
+            .collect()
     }
 
-    fn finish(&self, i: usize, r: &mut DsaRequest<'_>, rec: &DsaCompletion) -> Result<DsaOutput, OffloadError> {
+    fn finish(
+        &self,
+        i: usize,
+        r: &mut DsaRequest<'_>,
+        rec: &DsaCompletion,
+    ) -> Result<DsaOutput, OffloadError> {
         let st = rec.status();
         if st.code != DsaStatus::Success.code() {
             let kind = match DsaStatus::from_code(st.code) {
@@ -225,7 +289,11 @@ impl DsaContext {
                 Some(DsaStatus::None) => ErrorKind::Timeout,
                 _ => ErrorKind::InvalidRequest,
             };
-            return Err(Self::dev_err(kind, Some(rec), format!("status {:#04x}", rec.status)));
+            return Err(Self::dev_err(
+                kind,
+                Some(rec),
+                format!("status {:#04x}", rec.status),
+            ));
         }
         let stage = &self.stages[i];
         let dev = |e: DriverError| Self::dev_err(ErrorKind::DeviceError, Some(rec), e.to_string());
@@ -234,9 +302,9 @@ impl DsaContext {
                 stage.b.read(0, dst).map_err(dev)?;
                 Ok(DsaOutput::Done(dst.len()))
             }
-            DsaRequest::Compare { .. } => {
-                Ok(DsaOutput::Compared((rec.result != 0).then_some(rec.bytes_completed as usize)))
-            }
+            DsaRequest::Compare { .. } => Ok(DsaOutput::Compared(
+                (rec.result != 0).then_some(rec.bytes_completed as usize),
+            )),
             DsaRequest::Crc32c { .. } => Ok(DsaOutput::Crc(rec.crc_val() as u32)),
             DsaRequest::SameFilled { page } => {
                 let first = u64::from_le_bytes(page[..8].try_into().expect("8 bytes"));

@@ -110,7 +110,13 @@ fn raw_suffix(status: Option<u8>, code: Option<u8>, detail: &Option<String>) -> 
 impl OffloadError {
     /// An error without device status.
     pub fn new(kind: ErrorKind, backend: &'static str) -> Self {
-        OffloadError { kind, backend, status: None, error_code: None, detail: None }
+        OffloadError {
+            kind,
+            backend,
+            status: None,
+            error_code: None,
+            detail: None,
+        }
     }
 
     /// With a detail message.

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use idxd_driver::{Abandoned, DmaBuf, DmaPool, DriverError, Record, Ticket, Wq};
 use idxd_hw::{
-    AecsWrite, AnalyticsError, CompressAecs, CompressFlags, DecompressFlags, EndProcessing, IaaCompletion, IaaOp,
-    IaaStatus, Submit,
+    AecsWrite, AnalyticsError, CompressAecs, CompressFlags, DecompressFlags, EndProcessing, IaaCompletion,
+    IaaOp, IaaStatus, Submit,
 };
 
 use crate::codec::{Codec, Job};
@@ -59,7 +59,12 @@ pub struct IaaCodec {
 impl IaaCodec {
     /// A codec over `comp_wqs` (compress) and `decomp_wqs` (decompress), with `opts.batch`
     /// staging lanes spread over each list.
-    pub fn new(comp_wqs: &[Arc<Wq>], decomp_wqs: &[Arc<Wq>], opts: IaaOptions, start: usize) -> Result<Self, DriverError> {
+    pub fn new(
+        comp_wqs: &[Arc<Wq>],
+        decomp_wqs: &[Arc<Wq>],
+        opts: IaaOptions,
+        start: usize,
+    ) -> Result<Self, DriverError> {
         let fixed = CompressAecs::fixed();
         let lanes = |wqs: &[Arc<Wq>]| -> Result<Vec<Lane>, DriverError> {
             let mut pools: Vec<(usize, Arc<DmaPool>)> = Vec::new();
@@ -78,7 +83,12 @@ impl IaaCodec {
                 };
                 let mut aecs = pool.alloc(2 * idxd_hw::aecs::COMPRESS_AECS_SIZE, 64)?;
                 aecs.write(0, fixed.as_bytes())?;
-                out.push(Lane { wq, src: pool.alloc(opts.max_request, 64)?, dst: pool.alloc(opts.max_request, 64)?, aecs });
+                out.push(Lane {
+                    wq,
+                    src: pool.alloc(opts.max_request, 64)?,
+                    dst: pool.alloc(opts.max_request, 64)?,
+                    aecs,
+                });
             }
             Ok(out)
         };
@@ -86,7 +96,13 @@ impl IaaCodec {
             IaaMode::Fixed => "deflate-iaa",
             IaaMode::Dynamic => "deflate-iaa-dynamic",
         };
-        Ok(IaaCodec { name, opts, comp: lanes(comp_wqs)?, decomp: lanes(decomp_wqs)?, next: start })
+        Ok(IaaCodec {
+            name,
+            opts,
+            comp: lanes(comp_wqs)?,
+            decomp: lanes(decomp_wqs)?,
+            next: start,
+        })
     }
 
     fn err(&self, kind: ErrorKind, r: Option<&IaaCompletion>) -> OffloadError {
@@ -104,7 +120,9 @@ impl IaaCodec {
         let st = r.status().code;
         let kind = match IaaStatus::from_code(st) {
             Some(IaaStatus::AnalyticsError) => match AnalyticsError::from_code(r.error_code) {
-                Some(AnalyticsError::CompressOutputOverflow) | Some(AnalyticsError::OutputOverflow) => ErrorKind::DoesNotFit,
+                Some(AnalyticsError::CompressOutputOverflow) | Some(AnalyticsError::OutputOverflow) => {
+                    ErrorKind::DoesNotFit
+                }
                 Some(AnalyticsError::DistanceTooFar) => ErrorKind::Unsupported,
                 Some(AnalyticsError::Timeout) => ErrorKind::Timeout,
                 _ if compress => ErrorKind::InvalidRequest,
@@ -134,7 +152,9 @@ impl IaaCodec {
         match c {
             Ok(c) => match c.result {
                 Ok(Record::Iaa(r)) => Ok(r),
-                Ok(Record::Dsa(_)) => Err(self.err(ErrorKind::InvalidRequest, None).with_detail("DSA record on an IAA WQ")),
+                Ok(Record::Dsa(_)) => Err(self
+                    .err(ErrorKind::InvalidRequest, None)
+                    .with_detail("DSA record on an IAA WQ")),
                 Err(Abandoned::DeviceHalted) => Err(self.err(ErrorKind::DeviceHalted, None)),
             },
             Err(e) => Err(self.driver_err(&e)),
@@ -150,8 +170,9 @@ impl IaaCodec {
                 continue;
             }
             let wq = &lanes[ops[i].0].wq;
-            let group: Vec<usize> =
-                (i..ops.len()).filter(|&k| !done[k] && Arc::ptr_eq(&lanes[ops[k].0].wq, wq)).collect();
+            let group: Vec<usize> = (i..ops.len())
+                .filter(|&k| !done[k] && Arc::ptr_eq(&lanes[ops[k].0].wq, wq))
+                .collect();
             let batch: Vec<IaaOp> = group.iter().map(|&k| ops[k].1).collect();
             for (k, r) in group.iter().zip(wq.submit_iaa_many(&batch, &Submit::default())) {
                 done[*k] = true;
@@ -161,8 +182,13 @@ impl IaaCodec {
         out.into_iter().map(|r| r.expect("every op submitted")).collect()
     }
 
-    fn wait(&self, lanes: &[Lane], tickets: &[(usize, Result<Ticket, DriverError>)]) -> Vec<Result<IaaCompletion, OffloadError>> {
-        let mut out: Vec<Option<Result<IaaCompletion, OffloadError>>> = (0..tickets.len()).map(|_| None).collect();
+    fn wait(
+        &self,
+        lanes: &[Lane],
+        tickets: &[(usize, Result<Ticket, DriverError>)],
+    ) -> Vec<Result<IaaCompletion, OffloadError>> {
+        let mut out: Vec<Option<Result<IaaCompletion, OffloadError>>> =
+            (0..tickets.len()).map(|_| None).collect();
         for (i, (lane, t)) in tickets.iter().enumerate() {
             if out[i].is_some() {
                 continue;
@@ -173,9 +199,14 @@ impl IaaCodec {
             };
             let wq = &lanes[*lane].wq;
             let group: Vec<usize> = (i..tickets.len())
-                .filter(|&k| out[k].is_none() && tickets[k].1.is_ok() && Arc::ptr_eq(&lanes[tickets[k].0].wq, wq))
+                .filter(|&k| {
+                    out[k].is_none() && tickets[k].1.is_ok() && Arc::ptr_eq(&lanes[tickets[k].0].wq, wq)
+                })
                 .collect();
-            let ts: Vec<Ticket> = group.iter().map(|&k| *tickets[k].1.as_ref().expect("ok")).collect();
+            let ts: Vec<Ticket> = group
+                .iter()
+                .map(|&k| *tickets[k].1.as_ref().expect("ok"))
+                .collect();
             for (k, c) in group.iter().zip(wq.wait_many(&ts, self.opts.timeout)) {
                 out[*k] = Some(self.record(c));
             }
@@ -201,18 +232,22 @@ impl Codec for IaaCodec {
             for (i, j) in chunk.iter_mut().enumerate() {
                 let li = (base + i) % self.comp.len();
                 if j.src.is_empty() || j.dst.is_empty() || j.src.len() > self.opts.max_request {
-                    j.result = Some(Err(self.err(ErrorKind::InvalidRequest, None).with_detail(format!(
-                        "{} bytes in, {} bytes of room (device requests: 1..={} bytes)",
-                        j.src.len(),
-                        j.dst.len(),
-                        self.opts.max_request
-                    ))));
+                    j.result = Some(Err(self.err(ErrorKind::InvalidRequest, None).with_detail(
+                        format!(
+                            "{} bytes in, {} bytes of room (device requests: 1..={} bytes)",
+                            j.src.len(),
+                            j.dst.len(),
+                            self.opts.max_request
+                        ),
+                    )));
                     continue;
                 }
                 let lane = &mut self.comp[li];
                 let staged = lane.src.write(0, j.src).and_then(|_| match self.opts.mode {
                     IaaMode::Fixed => Ok(()),
-                    IaaMode::Dynamic => lane.aecs.write(0, idxd_emu::engine::dynamic_aecs(j.src).as_bytes()),
+                    IaaMode::Dynamic => lane
+                        .aecs
+                        .write(0, idxd_emu::engine::dynamic_aecs(j.src).as_bytes()),
                 });
                 if let Err(e) = staged {
                     j.result = Some(Err(self.driver_err(&e)));
@@ -237,8 +272,11 @@ impl Codec for IaaCodec {
                 ));
             }
             let sub: Vec<(usize, IaaOp)> = ops.iter().map(|(_, l, op)| (*l, *op)).collect();
-            let tickets: Vec<(usize, Result<Ticket, DriverError>)> =
-                sub.iter().map(|(l, _)| *l).zip(self.submit(&self.comp, &sub)).collect();
+            let tickets: Vec<(usize, Result<Ticket, DriverError>)> = sub
+                .iter()
+                .map(|(l, _)| *l)
+                .zip(self.submit(&self.comp, &sub))
+                .collect();
             let records = self.wait(&self.comp, &tickets);
             let mut verify = Vec::new();
             for ((i, li, _), rec) in ops.iter().zip(records) {
@@ -276,12 +314,14 @@ impl Codec for IaaCodec {
             for (i, j) in chunk.iter_mut().enumerate() {
                 let li = (base + i) % self.decomp.len();
                 if j.src.is_empty() || j.src.len() > self.opts.max_request || j.dst.is_empty() {
-                    j.result = Some(Err(self.err(ErrorKind::InvalidRequest, None).with_detail(format!(
-                        "{} bytes in, {} bytes of room (device requests: 1..={} bytes)",
-                        j.src.len(),
-                        j.dst.len(),
-                        self.opts.max_request
-                    ))));
+                    j.result = Some(Err(self.err(ErrorKind::InvalidRequest, None).with_detail(
+                        format!(
+                            "{} bytes in, {} bytes of room (device requests: 1..={} bytes)",
+                            j.src.len(),
+                            j.dst.len(),
+                            self.opts.max_request
+                        ),
+                    )));
                     continue;
                 }
                 let lane = &mut self.decomp[li];
@@ -304,8 +344,11 @@ impl Codec for IaaCodec {
                 ));
             }
             let sub: Vec<(usize, IaaOp)> = ops.iter().map(|(_, l, op)| (*l, *op)).collect();
-            let tickets: Vec<(usize, Result<Ticket, DriverError>)> =
-                sub.iter().map(|(l, _)| *l).zip(self.submit(&self.decomp, &sub)).collect();
+            let tickets: Vec<(usize, Result<Ticket, DriverError>)> = sub
+                .iter()
+                .map(|(l, _)| *l)
+                .zip(self.submit(&self.decomp, &sub))
+                .collect();
             let records = self.wait(&self.decomp, &tickets);
             for ((i, li, _), rec) in ops.iter().zip(records) {
                 let j = &mut chunk[*i];
@@ -315,7 +358,11 @@ impl Codec for IaaCodec {
                         if n > j.dst.len() {
                             Err(self.err(ErrorKind::DoesNotFit, Some(&r)))
                         } else {
-                            self.decomp[*li].dst.read(0, &mut j.dst[..n]).map(|_| n).map_err(|e| self.driver_err(&e))
+                            self.decomp[*li]
+                                .dst
+                                .read(0, &mut j.dst[..n])
+                                .map(|_| n)
+                                .map_err(|e| self.driver_err(&e))
                         }
                     }
                     Ok(r) => Err(self.classify(&r, false)),
@@ -347,16 +394,23 @@ impl IaaCodec {
                 )
             })
             .collect();
-        let tickets: Vec<(usize, Result<Ticket, DriverError>)> =
-            ops.iter().map(|(l, _)| *l).zip(self.submit(&self.comp, &ops)).collect();
+        let tickets: Vec<(usize, Result<Ticket, DriverError>)> = ops
+            .iter()
+            .map(|(l, _)| *l)
+            .zip(self.submit(&self.comp, &ops))
+            .collect();
         let records = self.wait(&self.comp, &tickets);
         for (&(i, _, _, crc), rec) in items.iter().zip(records) {
             let bad = match rec {
                 Ok(r) if r.status().code == 1 && r.crc == crc => None,
-                Ok(r) if r.status().code == 1 => {
-                    Some(self.err(ErrorKind::Corrupt, Some(&r)).with_detail("verify: CRC of the decompressed output differs"))
-                }
-                Ok(r) => Some(self.classify(&r, false).with_detail("verify-after-compress failed")),
+                Ok(r) if r.status().code == 1 => Some(
+                    self.err(ErrorKind::Corrupt, Some(&r))
+                        .with_detail("verify: CRC of the decompressed output differs"),
+                ),
+                Ok(r) => Some(
+                    self.classify(&r, false)
+                        .with_detail("verify-after-compress failed"),
+                ),
                 Err(e) => Some(e.with_detail("verify-after-compress could not run")),
             };
             if let Some(e) = bad {

@@ -39,16 +39,26 @@ pub enum Algorithm {
 impl FromStr for Algorithm {
     type Err = RuntimeError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || RuntimeError::Config(format!("unknown algorithm `{s}` (deflate-iaa, deflate-iaa-dynamic, deflate[-N], zstd[-N], lz4)"));
+        let bad = || {
+            RuntimeError::Config(format!(
+                "unknown algorithm `{s}` (deflate-iaa, deflate-iaa-dynamic, deflate[-N], zstd[-N], lz4)"
+            ))
+        };
         let (base, level) = match s.rsplit_once('-') {
-            Some((b, l)) if l.chars().all(|c| c.is_ascii_digit() || c == '-') && !l.is_empty() => (b, Some(l)),
+            Some((b, l)) if l.chars().all(|c| c.is_ascii_digit() || c == '-') && !l.is_empty() => {
+                (b, Some(l))
+            }
             _ => (s, None),
         };
         Ok(match (base, level) {
             ("deflate-iaa", None) | ("iaa", None) => Algorithm::Iaa(IaaMode::Fixed),
             ("deflate-iaa-dynamic", None) => Algorithm::Iaa(IaaMode::Dynamic),
-            ("deflate", l) => Algorithm::Deflate { level: l.map_or(Ok(1), str::parse).map_err(|_| bad())? },
-            ("zstd", l) => Algorithm::Zstd { level: l.map_or(Ok(1), str::parse).map_err(|_| bad())? },
+            ("deflate", l) => Algorithm::Deflate {
+                level: l.map_or(Ok(1), str::parse).map_err(|_| bad())?,
+            },
+            ("zstd", l) => Algorithm::Zstd {
+                level: l.map_or(Ok(1), str::parse).map_err(|_| bad())?,
+            },
             ("lz4", None) => Algorithm::Lz4,
             _ => return Err(bad()),
         })
@@ -192,7 +202,10 @@ impl RuntimeBuilder {
         let mut devices = Vec::new();
         if let Algorithm::Iaa(_) = self.algorithm {
             let specs = if self.devices.is_empty() {
-                vec![DeviceSpec::Emulated { profile: "iaa-spr".into(), config: EmuConfig::default() }]
+                vec![DeviceSpec::Emulated {
+                    profile: "iaa-spr".into(),
+                    config: EmuConfig::default(),
+                }]
             } else {
                 self.devices.clone()
             };
@@ -255,20 +268,39 @@ pub fn open(spec: &DeviceSpec, wqs: u16) -> Result<OpenDevice, RuntimeError> {
         DeviceSpec::Emulated { profile, config } => {
             let b = Arc::new(EmuBacking::from_profile(profile, config.clone())?);
             let p = b.device().profile().clone();
-            let dev = Device::bring_up(b, &DeviceConfig::dedicated(&p.caps, wqs), BringUpOptions::default())?;
-            Ok(OpenDevice { wqs: dev.wqs(), device: Some(dev), kind: p.kind, node: p.numa_node, name: format!("emu:{profile}") })
+            let dev = Device::bring_up(
+                b,
+                &DeviceConfig::dedicated(&p.caps, wqs),
+                BringUpOptions::default(),
+            )?;
+            Ok(OpenDevice {
+                wqs: dev.wqs(),
+                device: Some(dev),
+                kind: p.kind,
+                node: p.numa_node,
+                name: format!("emu:{profile}"),
+            })
         }
         DeviceSpec::Vfio { bdf } => {
             let root = std::path::Path::new("/");
             let b = Arc::new(idxd_driver::backing::vfio::VfioBacking::open(root, bdf)?);
-            let node = idxd_driver::sysfs::pci_function(root, bdf).ok().and_then(|f| f.numa_node).unwrap_or(0);
+            let node = idxd_driver::sysfs::pci_function(root, bdf)
+                .ok()
+                .and_then(|f| f.numa_node)
+                .unwrap_or(0);
             let regs = idxd_driver::DeviceBacking::registers(b.as_ref())
                 .ok_or_else(|| RuntimeError::Config(format!("vfio:{bdf}: no register access")))?;
             let kind = idxd_driver::DeviceBacking::kind(b.as_ref());
             let caps = idxd_hw::Capabilities::decode(kind, &idxd_driver::device::read_cap_registers(regs))
                 .map_err(|e| RuntimeError::Config(format!("vfio:{bdf}: {e}")))?;
             let dev = Device::bring_up(b, &DeviceConfig::dedicated(&caps, wqs), BringUpOptions::default())?;
-            Ok(OpenDevice { wqs: dev.wqs(), device: Some(dev), kind, node: node as u32, name: format!("vfio:{bdf}") })
+            Ok(OpenDevice {
+                wqs: dev.wqs(),
+                device: Some(dev),
+                kind,
+                node: node as u32,
+                name: format!("vfio:{bdf}"),
+            })
         }
         DeviceSpec::KernelWq { path } => {
             let root = std::path::Path::new("/");
@@ -288,8 +320,20 @@ pub fn open(spec: &DeviceSpec, wqs: u16) -> Result<OpenDevice, RuntimeError> {
                 max_transfer: wq.max_transfer_size.unwrap_or(1 << 21),
                 max_batch: wq.max_batch_size.unwrap_or(0),
             };
-            let w = Arc::new(Wq::unmanaged(b, wq.wq_id as u16, portal, limits, wq.size.unwrap_or(16))?);
-            Ok(OpenDevice { device: None, wqs: vec![w], kind: wq.kind, node, name: format!("wq:{}", path.display()) })
+            let w = Arc::new(Wq::unmanaged(
+                b,
+                wq.wq_id as u16,
+                portal,
+                limits,
+                wq.size.unwrap_or(16),
+            )?);
+            Ok(OpenDevice {
+                device: None,
+                wqs: vec![w],
+                kind: wq.kind,
+                node,
+                name: format!("wq:{}", path.display()),
+            })
         }
     }
 }
@@ -317,7 +361,10 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("algorithm", &self.inner.algorithm).field("batch", &self.inner.batch).finish()
+        f.debug_struct("Runtime")
+            .field("algorithm", &self.inner.algorithm)
+            .field("batch", &self.inner.batch)
+            .finish()
     }
 }
 
@@ -356,7 +403,12 @@ impl Runtime {
             return Ok(crate::dsa::DsaContext::software());
         }
         let id = i.contexts.fetch_add(1, Ordering::Relaxed);
-        Ok(crate::dsa::DsaContext::on_device(wqs[id % wqs.len()].clone(), i.batch.max(8), 64 * 1024, i.timeout)?)
+        Ok(crate::dsa::DsaContext::on_device(
+            wqs[id % wqs.len()].clone(),
+            i.batch.max(8),
+            64 * 1024,
+            i.timeout,
+        )?)
     }
 
     /// A per-thread context: its own codec state, staging buffers and records. Contexts are
@@ -367,11 +419,17 @@ impl Runtime {
         let id = i.contexts.fetch_add(1, Ordering::Relaxed);
         let codec: Result<Box<dyn Codec>, String> = match i.algorithm {
             Algorithm::Lz4 => Ok(Box::new(Lz4Codec::default())),
-            Algorithm::Zstd { level } => ZstdCodec::new(level).map(|c| Box::new(c) as Box<dyn Codec>).map_err(|e| e.to_string()),
+            Algorithm::Zstd { level } => ZstdCodec::new(level)
+                .map(|c| Box::new(c) as Box<dyn Codec>)
+                .map_err(|e| e.to_string()),
             Algorithm::Deflate { level } => Ok(Box::new(DeflateCodec::new(level))),
             Algorithm::Iaa(mode) => {
                 let local: Vec<&OpenDevice> = i.devices.iter().filter(|d| d.node == i.node).collect();
-                let devs: Vec<&OpenDevice> = if local.is_empty() { i.devices.iter().collect() } else { local };
+                let devs: Vec<&OpenDevice> = if local.is_empty() {
+                    i.devices.iter().collect()
+                } else {
+                    local
+                };
                 let (mut comp, mut decomp) = (Vec::new(), Vec::new());
                 for d in devs {
                     let n = d.wqs.len();
@@ -386,8 +444,16 @@ impl Runtime {
                         }
                     }
                 }
-                let opts = IaaOptions { mode, batch: i.batch, max_request: i.max_request, verify: i.verify, timeout: i.timeout };
-                IaaCodec::new(&comp, &decomp, opts, id).map(|c| Box::new(c) as Box<dyn Codec>).map_err(|e| e.to_string())
+                let opts = IaaOptions {
+                    mode,
+                    batch: i.batch,
+                    max_request: i.max_request,
+                    verify: i.verify,
+                    timeout: i.timeout,
+                };
+                IaaCodec::new(&comp, &decomp, opts, id)
+                    .map(|c| Box::new(c) as Box<dyn Codec>)
+                    .map_err(|e| e.to_string())
             }
         };
         let (codec, broken) = match codec {
@@ -436,15 +502,28 @@ fn device_side(k: ErrorKind, decompress: bool) -> bool {
 }
 
 impl Context {
-    fn run(&mut self, srcs: &[&[u8]], dsts: &mut [&mut [u8]], decompress: bool) -> Vec<Result<usize, OffloadError>> {
+    fn run(
+        &mut self,
+        srcs: &[&[u8]],
+        dsts: &mut [&mut [u8]],
+        decompress: bool,
+    ) -> Vec<Result<usize, OffloadError>> {
         let n = srcs.len().min(dsts.len());
         let start = Instant::now();
-        let mut jobs: Vec<Job<'_>> = srcs.iter().zip(dsts.iter_mut()).map(|(s, d)| Job::new(s, d)).collect();
+        let mut jobs: Vec<Job<'_>> = srcs
+            .iter()
+            .zip(dsts.iter_mut())
+            .map(|(s, d)| Job::new(s, d))
+            .collect();
         // The same refusal whatever the backend: nothing to do, or nowhere to put it.
         for j in jobs.iter_mut() {
             if j.src.is_empty() || j.dst.is_empty() {
                 j.result = Some(Err(OffloadError::new(ErrorKind::InvalidRequest, "runtime")
-                    .with_detail(format!("{} bytes in, {} bytes of room", j.src.len(), j.dst.len()))));
+                    .with_detail(format!(
+                        "{} bytes in, {} bytes of room",
+                        j.src.len(),
+                        j.dst.len()
+                    ))));
             }
         }
         let mut todo: Vec<Job<'_>> = Vec::new();
@@ -464,7 +543,8 @@ impl Context {
                 }
             }
             (None, b) => {
-                let e = OffloadError::new(ErrorKind::DeviceError, "runtime").with_detail(b.clone().unwrap_or_default());
+                let e = OffloadError::new(ErrorKind::DeviceError, "runtime")
+                    .with_detail(b.clone().unwrap_or_default());
                 todo.iter_mut().for_each(|j| j.result = Some(Err(e.clone())));
             }
         }
@@ -491,7 +571,10 @@ impl Context {
         }
         let results: Vec<Result<usize, OffloadError>> = jobs
             .into_iter()
-            .map(|j| j.result.unwrap_or_else(|| Err(OffloadError::new(ErrorKind::InvalidRequest, "runtime"))))
+            .map(|j| {
+                j.result
+                    .unwrap_or_else(|| Err(OffloadError::new(ErrorKind::InvalidRequest, "runtime")))
+            })
             .collect();
         let (mut bin, mut bout) = (0u64, 0u64);
         let mut errs = Vec::new();
@@ -504,7 +587,11 @@ impl Context {
                 Err(e) => errs.push(e.kind),
             }
         }
-        let st = if decompress { &self.decomp_stats } else { &self.comp_stats };
+        let st = if decompress {
+            &self.decomp_stats
+        } else {
+            &self.comp_stats
+        };
         st.record(n as u64, bin, bout, start.elapsed().as_nanos() as u64, &errs);
         if fell_back > 0 {
             st.fallback(fell_back);

@@ -18,7 +18,9 @@ pub struct ZstdCodec {
 impl ZstdCodec {
     /// A zstd codec at `level`.
     pub fn new(level: i32) -> Result<Self, OffloadError> {
-        let e = |x: std::io::Error| OffloadError::new(ErrorKind::InvalidRequest, "zstd").with_detail(x.to_string());
+        let e = |x: std::io::Error| {
+            OffloadError::new(ErrorKind::InvalidRequest, "zstd").with_detail(x.to_string())
+        };
         Ok(ZstdCodec {
             level,
             name: "zstd",
@@ -54,12 +56,20 @@ impl Codec for ZstdCodec {
     }
     fn compress(&mut self, jobs: &mut [Job<'_>]) {
         for j in jobs {
-            j.result = Some(self.cctx.compress_to_buffer(j.src, &mut *j.dst).map_err(|e| zstd_err(self.name, e, true)));
+            j.result = Some(
+                self.cctx
+                    .compress_to_buffer(j.src, &mut *j.dst)
+                    .map_err(|e| zstd_err(self.name, e, true)),
+            );
         }
     }
     fn decompress(&mut self, jobs: &mut [Job<'_>]) {
         for j in jobs {
-            j.result = Some(self.dctx.decompress_to_buffer(j.src, &mut *j.dst).map_err(|e| zstd_err(self.name, e, false)));
+            j.result = Some(
+                self.dctx
+                    .decompress_to_buffer(j.src, &mut *j.dst)
+                    .map_err(|e| zstd_err(self.name, e, false)),
+            );
         }
     }
 }
@@ -89,7 +99,9 @@ impl Codec for Lz4Codec {
                     j.dst[..n].copy_from_slice(&self.scratch[..n]);
                     Ok(n)
                 }
-                Ok(n) => Err(OffloadError::new(ErrorKind::DoesNotFit, "lz4").with_detail(format!("{n} bytes"))),
+                Ok(n) => {
+                    Err(OffloadError::new(ErrorKind::DoesNotFit, "lz4").with_detail(format!("{n} bytes")))
+                }
                 Err(e) => Err(OffloadError::new(ErrorKind::InvalidRequest, "lz4").with_detail(e.to_string())),
             });
         }
@@ -131,7 +143,12 @@ impl DeflateCodec {
 }
 
 /// Inflates a raw deflate stream (any window) into `dst`.
-pub fn inflate_into(d: &mut Decompress, src: &[u8], dst: &mut [u8], name: &'static str) -> Result<usize, OffloadError> {
+pub fn inflate_into(
+    d: &mut Decompress,
+    src: &[u8],
+    dst: &mut [u8],
+    name: &'static str,
+) -> Result<usize, OffloadError> {
     d.reset(false);
     match d.decompress(src, dst, FlushDecompress::Finish) {
         Ok(Status::StreamEnd) => Ok(d.total_out() as usize),
@@ -154,7 +171,9 @@ impl Codec for DeflateCodec {
             j.result = Some(match self.comp.compress(j.src, j.dst, FlushCompress::Finish) {
                 Ok(Status::StreamEnd) => Ok(self.comp.total_out() as usize),
                 Ok(_) => Err(OffloadError::new(ErrorKind::DoesNotFit, "deflate")),
-                Err(e) => Err(OffloadError::new(ErrorKind::InvalidRequest, "deflate").with_detail(e.to_string())),
+                Err(e) => {
+                    Err(OffloadError::new(ErrorKind::InvalidRequest, "deflate").with_detail(e.to_string()))
+                }
             });
         }
     }
@@ -193,12 +212,21 @@ mod tests {
         let mut small = vec![0u8; 4096];
         let mut jobs = [Job::new(&noise, &mut small)];
         c.compress(&mut jobs);
-        assert_eq!(jobs[0].result.clone().unwrap().unwrap_err().kind, ErrorKind::DoesNotFit, "{}", c.name());
+        assert_eq!(
+            jobs[0].result.clone().unwrap().unwrap_err().kind,
+            ErrorKind::DoesNotFit,
+            "{}",
+            c.name()
+        );
         // Garbage does not decompress.
         let mut jobs = [Job::new(&noise[..100], &mut back)];
         c.decompress(&mut jobs);
         let k = jobs[0].result.clone().unwrap().unwrap_err().kind;
-        assert!(matches!(k, ErrorKind::Corrupt | ErrorKind::DoesNotFit), "{}: {k:?}", c.name());
+        assert!(
+            matches!(k, ErrorKind::Corrupt | ErrorKind::DoesNotFit),
+            "{}: {k:?}",
+            c.name()
+        );
     }
 
     #[test]

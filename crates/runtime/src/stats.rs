@@ -89,7 +89,10 @@ pub struct CodecSnapshot {
 impl CodecSnapshot {
     /// Errors of one kind.
     pub fn errors_of(&self, k: ErrorKind) -> u64 {
-        self.errors.iter().find(|(n, _)| *n == k.name()).map_or(0, |(_, v)| *v)
+        self.errors
+            .iter()
+            .find(|(n, _)| *n == k.name())
+            .map_or(0, |(_, v)| *v)
     }
 
     /// The latency below which `q` (0..=1) of requests fall, in nanoseconds (bucket upper bound).
@@ -119,7 +122,12 @@ pub struct Stats {
 impl Stats {
     /// The counters of `name`, created on first use (once per context, not per request).
     pub fn codec(&self, name: &str) -> Arc<CodecStats> {
-        self.codecs.lock().unwrap_or_else(|e| e.into_inner()).entry(name.to_string()).or_default().clone()
+        self.codecs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone()
     }
 
     /// Every codec's counters.
@@ -146,6 +154,10 @@ pub struct StatsSnapshot {
 impl StatsSnapshot {
     /// One codec's counters (zero when it never ran).
     pub fn get(&self, name: &str) -> CodecSnapshot {
-        self.codecs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+        self.codecs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     }
 }

@@ -9,7 +9,11 @@ use idxd_runtime::{
 };
 
 fn page(i: usize) -> Vec<u8> {
-    format!("page {i}: the quick brown fox jumps over the lazy dog. ").bytes().cycle().take(4096).collect()
+    format!("page {i}: the quick brown fox jumps over the lazy dog. ")
+        .bytes()
+        .cycle()
+        .take(4096)
+        .collect()
 }
 
 #[test]
@@ -68,7 +72,10 @@ fn a_full_queue_hands_the_request_back() {
 #[test]
 fn dsa_operations_on_device_match_software() {
     let dev = RuntimeBuilder::new()
-        .dsa_device(DeviceSpec::Emulated { profile: "dsa-spr".into(), config: EmuConfig::default() })
+        .dsa_device(DeviceSpec::Emulated {
+            profile: "dsa-spr".into(),
+            config: EmuConfig::default(),
+        })
         .build()
         .unwrap();
     let sw = RuntimeBuilder::new().build().unwrap();
@@ -79,14 +86,26 @@ fn dsa_operations_on_device_match_software() {
     let mut b = a.clone();
     b[1234] ^= 1;
     let zero = vec![0u8; 4096];
-    let same: Vec<u8> = 0x0102_0304_0506_0708u64.to_le_bytes().iter().cycle().take(4096).copied().collect();
+    let same: Vec<u8> = 0x0102_0304_0506_0708u64
+        .to_le_bytes()
+        .iter()
+        .cycle()
+        .take(4096)
+        .copied()
+        .collect();
     let run = |ctx: &mut idxd_runtime::DsaContext| {
         let mut copy = vec![0u8; 4096];
         let mut fill = vec![0u8; 4096];
         let out = {
             let mut reqs = vec![
-                DsaRequest::Copy { src: &a, dst: &mut copy },
-                DsaRequest::Fill { dst: &mut fill, pattern: 0xfeed },
+                DsaRequest::Copy {
+                    src: &a,
+                    dst: &mut copy,
+                },
+                DsaRequest::Fill {
+                    dst: &mut fill,
+                    pattern: 0xfeed,
+                },
                 DsaRequest::Compare { a: &a, b: &b },
                 DsaRequest::Compare { a: &a, b: &a },
                 DsaRequest::Crc32c { src: &a, seed: 0 },
@@ -108,15 +127,27 @@ fn dsa_operations_on_device_match_software() {
     assert_eq!(d[7], Ok(DsaOutput::SameFilled(None)));
     // Bad requests get their own error, the rest still run.
     let mut dst = vec![0u8; 10];
-    let mut reqs = vec![DsaRequest::Copy { src: &a, dst: &mut dst }, DsaRequest::Crc32c { src: &a, seed: 0 }];
+    let mut reqs = vec![
+        DsaRequest::Copy {
+            src: &a,
+            dst: &mut dst,
+        },
+        DsaRequest::Crc32c { src: &a, seed: 0 },
+    ];
     let r = on_dev.run(&mut reqs);
-    assert_eq!(r[0].as_ref().unwrap_err().kind, idxd_runtime::ErrorKind::InvalidRequest);
+    assert_eq!(
+        r[0].as_ref().unwrap_err().kind,
+        idxd_runtime::ErrorKind::InvalidRequest
+    );
     assert_eq!(r[1], d[4]);
 }
 
 #[test]
 fn stats_count_requests_bytes_and_latency() {
-    let rt = RuntimeBuilder::new().algorithm(Algorithm::Zstd { level: 1 }).build().unwrap();
+    let rt = RuntimeBuilder::new()
+        .algorithm(Algorithm::Zstd { level: 1 })
+        .build()
+        .unwrap();
     let mut ctx = rt.context();
     let pages: Vec<Vec<u8>> = (0..16).map(page).collect();
     let srcs: Vec<&[u8]> = pages.iter().map(|p| p.as_slice()).collect();
@@ -125,6 +156,9 @@ fn stats_count_requests_bytes_and_latency() {
     let r = ctx.compress(&srcs, &mut dsts);
     let total: usize = r.iter().map(|x| *x.as_ref().unwrap()).sum();
     let s = rt.stats().get("zstd/compress");
-    assert_eq!((s.requests, s.bytes_in, s.bytes_out), (16, 16 * 4096, total as u64));
+    assert_eq!(
+        (s.requests, s.bytes_in, s.bytes_out),
+        (16, 16 * 4096, total as u64)
+    );
     assert!(s.latency_quantile_ns(0.5) > 0);
 }

@@ -21,13 +21,24 @@ fn noise(n: usize, seed: u32) -> Vec<u8> {
 }
 
 fn text(n: usize) -> Vec<u8> {
-    b"zswap stores compressed pages; zram is a compressed block device. ".iter().cycle().take(n).copied().collect()
+    b"zswap stores compressed pages; zram is a compressed block device. "
+        .iter()
+        .cycle()
+        .take(n)
+        .copied()
+        .collect()
 }
 
 fn iaa(inject: InjectConfig, fallback: bool) -> Runtime {
     RuntimeBuilder::new()
         .algorithm(Algorithm::Iaa(IaaMode::Fixed))
-        .device(DeviceSpec::Emulated { profile: "iaa-spr".into(), config: EmuConfig { inject, ..Default::default() } })
+        .device(DeviceSpec::Emulated {
+            profile: "iaa-spr".into(),
+            config: EmuConfig {
+                inject,
+                ..Default::default()
+            },
+        })
         .fallback(fallback)
         .timeout(Duration::from_millis(50))
         .build()
@@ -37,8 +48,14 @@ fn iaa(inject: InjectConfig, fallback: bool) -> Runtime {
 fn every_backend() -> Vec<Runtime> {
     vec![
         RuntimeBuilder::new().algorithm(Algorithm::Lz4).build().unwrap(),
-        RuntimeBuilder::new().algorithm(Algorithm::Zstd { level: 1 }).build().unwrap(),
-        RuntimeBuilder::new().algorithm(Algorithm::Deflate { level: 1 }).build().unwrap(),
+        RuntimeBuilder::new()
+            .algorithm(Algorithm::Zstd { level: 1 })
+            .build()
+            .unwrap(),
+        RuntimeBuilder::new()
+            .algorithm(Algorithm::Deflate { level: 1 })
+            .build()
+            .unwrap(),
         iaa(InjectConfig::none(), false),
         iaa(InjectConfig::none(), true),
     ]
@@ -51,13 +68,23 @@ fn does_not_fit_is_the_same_for_every_backend() {
         let page = noise(4096, 7);
         let mut out = vec![0u8; 4096];
         let r = ctx.compress(&[&page], &mut [&mut out]);
-        assert_eq!(r[0].as_ref().unwrap_err().kind, ErrorKind::DoesNotFit, "{}", rt.algorithm_name());
+        assert_eq!(
+            r[0].as_ref().unwrap_err().kind,
+            ErrorKind::DoesNotFit,
+            "{}",
+            rt.algorithm_name()
+        );
         // A compressible page decompressed into too little room.
         let t = text(4096);
         let n = ctx.compress(&[&t], &mut [&mut out])[0].clone().unwrap();
         let mut small = vec![0u8; 1000];
         let r = ctx.decompress(&[&out[..n]], &mut [&mut small]);
-        assert_eq!(r[0].as_ref().unwrap_err().kind, ErrorKind::DoesNotFit, "{}", rt.algorithm_name());
+        assert_eq!(
+            r[0].as_ref().unwrap_err().kind,
+            ErrorKind::DoesNotFit,
+            "{}",
+            rt.algorithm_name()
+        );
     }
 }
 
@@ -69,9 +96,19 @@ fn corrupt_and_invalid_requests_are_the_same_for_every_backend() {
         // A stream of a block type deflate does not have, a bad lz4 token, a bad zstd magic.
         let junk = [0xffu8; 64];
         let r = ctx.decompress(&[&junk], &mut [&mut out]);
-        assert_eq!(r[0].as_ref().unwrap_err().kind, ErrorKind::Corrupt, "{}", rt.algorithm_name());
+        assert_eq!(
+            r[0].as_ref().unwrap_err().kind,
+            ErrorKind::Corrupt,
+            "{}",
+            rt.algorithm_name()
+        );
         let r = ctx.compress(&[&[]], &mut [&mut out]);
-        assert_eq!(r[0].as_ref().unwrap_err().kind, ErrorKind::InvalidRequest, "{}", rt.algorithm_name());
+        assert_eq!(
+            r[0].as_ref().unwrap_err().kind,
+            ErrorKind::InvalidRequest,
+            "{}",
+            rt.algorithm_name()
+        );
         let page = text(4096);
         let r = ctx.compress(&[&page], &mut [&mut []]);
         assert_eq!(r[0].as_ref().unwrap_err().kind, ErrorKind::InvalidRequest);
@@ -95,7 +132,10 @@ fn unsupported_32k_window_stream_falls_back_to_software_inflate() {
     let rt = iaa(InjectConfig::none(), false);
     let r = rt.context().decompress(&[&stream], &mut [&mut out]);
     let e = r[0].as_ref().unwrap_err();
-    assert_eq!((e.kind, e.status, e.error_code), (ErrorKind::Unsupported, Some(0x0a), Some(17)));
+    assert_eq!(
+        (e.kind, e.status, e.error_code),
+        (ErrorKind::Unsupported, Some(0x0a), Some(17))
+    );
     let rt = iaa(InjectConfig::none(), true);
     let r = rt.context().decompress(&[&stream], &mut [&mut out]);
     assert_eq!(r[0], Ok(data.len()));
@@ -108,13 +148,22 @@ fn unsupported_32k_window_stream_falls_back_to_software_inflate() {
 fn device_conditions_map_to_their_kinds() {
     let page = text(4096);
     let cases: [(Fault, ErrorKind); 4] = [
-        (Fault::PageFault { at_offset: 100 }, ErrorKind::PageFault { addr: 0 }),
+        (
+            Fault::PageFault { at_offset: 100 },
+            ErrorKind::PageFault { addr: 0 },
+        ),
         (Fault::HardwareError, ErrorKind::DeviceError),
         (Fault::Watchdog, ErrorKind::Timeout),
         (Fault::Halt, ErrorKind::DeviceHalted),
     ];
     for (fault, want) in cases {
-        let rt = iaa(InjectConfig { schedule: vec![(0, fault)], ..Default::default() }, false);
+        let rt = iaa(
+            InjectConfig {
+                schedule: vec![(0, fault)],
+                ..Default::default()
+            },
+            false,
+        );
         let mut ctx = rt.context();
         let mut out = vec![0u8; 4096];
         let r = ctx.compress(&[&page], &mut [&mut out]);
@@ -127,11 +176,20 @@ fn device_conditions_map_to_their_kinds() {
         let r = ctx.compress(&[&page], &mut [&mut out]);
         assert!(r[0].is_ok(), "{fault:?}: {:?}", r[0]);
         // With fallback the same fault is invisible: software did the work.
-        let rt = iaa(InjectConfig { schedule: vec![(0, fault)], ..Default::default() }, true);
+        let rt = iaa(
+            InjectConfig {
+                schedule: vec![(0, fault)],
+                ..Default::default()
+            },
+            true,
+        );
         let r = rt.context().compress(&[&page], &mut [&mut out]);
         let n = *r[0].as_ref().unwrap();
         let mut back = vec![0u8; 4096];
-        assert_eq!(rt.context().decompress(&[&out[..n]], &mut [&mut back])[0], Ok(4096));
+        assert_eq!(
+            rt.context().decompress(&[&out[..n]], &mut [&mut back])[0],
+            Ok(4096)
+        );
         assert_eq!(back, page);
         assert_eq!(rt.stats().get("deflate-iaa/compress").fallbacks, 1, "{fault:?}");
     }
@@ -139,10 +197,19 @@ fn device_conditions_map_to_their_kinds() {
 
 #[test]
 fn lost_completions_time_out_then_the_queue_fills() {
-    let inject = InjectConfig { no_completion: 1.0, ..Default::default() };
+    let inject = InjectConfig {
+        no_completion: 1.0,
+        ..Default::default()
+    };
     let rt = RuntimeBuilder::new()
         .algorithm(Algorithm::Iaa(IaaMode::Fixed))
-        .device(DeviceSpec::Emulated { profile: "iaa-spr".into(), config: EmuConfig { inject, ..Default::default() } })
+        .device(DeviceSpec::Emulated {
+            profile: "iaa-spr".into(),
+            config: EmuConfig {
+                inject,
+                ..Default::default()
+            },
+        })
         .wqs_per_device(8)
         .batch_size(1)
         .fallback(false)
@@ -160,12 +227,19 @@ fn lost_completions_time_out_then_the_queue_fills() {
     let r = ctx.compress(&[&page], &mut [&mut out]);
     assert_eq!(r[0].as_ref().unwrap_err().kind, ErrorKind::QueueFull);
     let s = rt.stats().get("deflate-iaa/compress");
-    assert_eq!((s.errors_of(ErrorKind::Timeout), s.errors_of(ErrorKind::QueueFull)), (16, 1));
+    assert_eq!(
+        (s.errors_of(ErrorKind::Timeout), s.errors_of(ErrorKind::QueueFull)),
+        (16, 1)
+    );
 }
 
 #[test]
 fn verify_after_compress_passes_on_good_output() {
-    let rt = RuntimeBuilder::new().algorithm(Algorithm::Iaa(IaaMode::Dynamic)).verify(true).build().unwrap();
+    let rt = RuntimeBuilder::new()
+        .algorithm(Algorithm::Iaa(IaaMode::Dynamic))
+        .verify(true)
+        .build()
+        .unwrap();
     let mut ctx = rt.context();
     let pages: Vec<Vec<u8>> = (0..8).map(|i| text(4096 - i * 100)).collect();
     let srcs: Vec<&[u8]> = pages.iter().map(|p| p.as_slice()).collect();

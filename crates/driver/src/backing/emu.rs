@@ -23,19 +23,27 @@ pub struct EmuBacking {
 
 impl std::fmt::Debug for EmuBacking {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmuBacking").field("device", &self.describe()).finish()
+        f.debug_struct("EmuBacking")
+            .field("device", &self.describe())
+            .finish()
     }
 }
 
 impl EmuBacking {
     /// Wraps an emulated device.
     pub fn new(dev: Arc<EmuDevice>) -> Self {
-        EmuBacking { dev, next_iova: AtomicU64::new(IOVA_BASE) }
+        EmuBacking {
+            dev,
+            next_iova: AtomicU64::new(IOVA_BASE),
+        }
     }
 
     /// An emulated device from a built-in profile (`iaa-spr`, `dsa-spr`, ...).
     pub fn from_profile(name: &str, cfg: EmuConfig) -> Result<Self, DriverError> {
-        let p = Profile::builtin(name).map_err(|e| DriverError::Config { field: "profile".into(), reason: e.to_string() })?;
+        let p = Profile::builtin(name).map_err(|e| DriverError::Config {
+            field: "profile".into(),
+            reason: e.to_string(),
+        })?;
         Ok(Self::new(Arc::new(EmuDevice::new(p, cfg))))
     }
 

@@ -13,7 +13,12 @@ impl EmuDevice {
     /// thread reading CMDSTS meanwhile sees it set.
     pub(super) fn command(&self, raw: u32) {
         let mut st = self.sh.lock();
-        st.cmdsts = CmdSts { error: 0, result: 0, active: true }.encode();
+        st.cmdsts = CmdSts {
+            error: 0,
+            result: 0,
+            active: true,
+        }
+        .encode();
         let (err, result) = match Cmd::decode(raw) {
             Err(_) => (CmdError::InvalidCommand, 0),
             Ok(cmd) => {
@@ -22,7 +27,12 @@ impl EmuDevice {
                 (e, r)
             }
         };
-        st.cmdsts = CmdSts { error: err.code(), result, active: false }.encode();
+        st.cmdsts = CmdSts {
+            error: err.code(),
+            result,
+            active: false,
+        }
+        .encode();
         if raw >> 31 != 0 {
             st.intcause |= IntCause::COMMAND_DONE.bits();
             drop(st);
@@ -67,7 +77,10 @@ impl EmuDevice {
                 if let Err(e) = self.check_device_config(&mut st) {
                     return (e, 0, st);
                 }
-                st.gensts = GenSts { state: DeviceState::Enabled, ..Default::default() };
+                st.gensts = GenSts {
+                    state: DeviceState::Enabled,
+                    ..Default::default()
+                };
                 drop(st);
                 self.sh.work_cv.notify_all();
                 (E::Success, 0, self.sh.lock())
@@ -197,8 +210,7 @@ impl EmuDevice {
         }
         let rd_total = caps.total_read_buffers() as u32;
         let reserved: u32 = groups.iter().map(|g| g.rdbufs_reserved as u32).sum();
-        if rd_total > 0
-            && (reserved > rd_total || groups.iter().any(|g| g.rdbufs_allowed as u32 > rd_total))
+        if rd_total > 0 && (reserved > rd_total || groups.iter().any(|g| g.rdbufs_allowed as u32 > rd_total))
         {
             return Err(E::GroupConfig4);
         }
@@ -248,7 +260,10 @@ impl EmuDevice {
         mut st: std::sync::MutexGuard<'a, State>,
         wqs: &[usize],
     ) -> std::sync::MutexGuard<'a, State> {
-        while wqs.iter().any(|&w| st.wqs[w].occupancy() > 0) && st.gensts.state != DeviceState::Halted && !st.stop {
+        while wqs.iter().any(|&w| st.wqs[w].occupancy() > 0)
+            && st.gensts.state != DeviceState::Halted
+            && !st.stop
+        {
             st = self.sh.idle_cv.wait(st).unwrap_or_else(|e| e.into_inner());
         }
         st
@@ -256,7 +271,11 @@ impl EmuDevice {
 
     /// Drops what is queued on the given WQs (no records written) and waits for what is
     /// running to finish; results of running descriptors are abandoned.
-    fn abort<'a>(&'a self, mut st: std::sync::MutexGuard<'a, State>, wqs: &[usize]) -> std::sync::MutexGuard<'a, State> {
+    fn abort<'a>(
+        &'a self,
+        mut st: std::sync::MutexGuard<'a, State>,
+        wqs: &[usize],
+    ) -> std::sync::MutexGuard<'a, State> {
         for &w in wqs {
             st.wqs[w].queue.clear();
         }

@@ -76,7 +76,11 @@ impl Counters {
     /// Reads every counter.
     pub fn snapshot(&self) -> CounterSnapshot {
         let nz = |a: &[AtomicU64]| -> Vec<(u8, u64)> {
-            a.iter().enumerate().map(|(i, c)| (i as u8, c.load(Relaxed))).filter(|(_, c)| *c != 0).collect()
+            a.iter()
+                .enumerate()
+                .map(|(i, c)| (i as u8, c.load(Relaxed)))
+                .filter(|(_, c)| *c != 0)
+                .collect()
         };
         CounterSnapshot {
             by_opcode: nz(&self.by_opcode),
@@ -94,10 +98,16 @@ impl Counters {
 impl CounterSnapshot {
     /// Completions with status `s`.
     pub fn status(&self, s: u8) -> u64 {
-        self.by_status.iter().find(|(k, _)| *k == s).map_or(0, |(_, v)| *v)
+        self.by_status
+            .iter()
+            .find(|(k, _)| *k == s)
+            .map_or(0, |(_, v)| *v)
     }
     /// Descriptors accepted with opcode `op`.
     pub fn opcode(&self, op: u8) -> u64 {
-        self.by_opcode.iter().find(|(k, _)| *k == op).map_or(0, |(_, v)| *v)
+        self.by_opcode
+            .iter()
+            .find(|(k, _)| *k == op)
+            .map_or(0, |(_, v)| *v)
     }
 }

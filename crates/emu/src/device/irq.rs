@@ -34,7 +34,11 @@ impl Notifier {
             if now >= deadline {
                 return 0;
             }
-            p = self.cv.wait_timeout(p, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            p = self
+                .cv
+                .wait_timeout(p, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         std::mem::take(&mut *p)
     }

@@ -196,7 +196,10 @@ pub struct EmuDevice {
 
 impl std::fmt::Debug for EmuDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmuDevice").field("profile", &self.sh.profile.name).field("mode", &self.sh.cfg.mode).finish()
+        f.debug_struct("EmuDevice")
+            .field("profile", &self.sh.profile.name)
+            .field("mode", &self.sh.cfg.mode)
+            .finish()
     }
 }
 
@@ -235,7 +238,9 @@ impl EmuDevice {
             for e in 0..caps.num_engines {
                 let sh2 = sh.clone();
                 let name = format!("{}-eng{e}", sh.profile.name);
-                let t = std::thread::Builder::new().name(name).spawn(move || sched::engine_loop(&sh2, e));
+                let t = std::thread::Builder::new()
+                    .name(name)
+                    .spawn(move || sched::engine_loop(&sh2, e));
                 match t {
                     Ok(t) => threads.push(t),
                     Err(err) => tracing_fallback(&format!("cannot start engine thread {e}: {err}")),

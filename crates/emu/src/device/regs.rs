@@ -22,19 +22,28 @@ impl EmuDevice {
         let g0 = c.offsets.grpcfg_bytes();
         if o >= g0 && o < c.grpcfg_end() {
             let rel = o - g0;
-            return Target::Grpcfg { group: (rel / 64) as usize, dword: ((rel % 64) / 4) as usize };
+            return Target::Grpcfg {
+                group: (rel / 64) as usize,
+                dword: ((rel % 64) / 4) as usize,
+            };
         }
         let w0 = c.offsets.wqcfg_bytes();
         if o >= w0 && o < c.wqcfg_end() {
             let rel = o - w0;
             let es = c.wqcfg_entry_size();
-            return Target::Wqcfg { wq: (rel / es) as usize, dword: ((rel % es) / 4) as usize };
+            return Target::Wqcfg {
+                wq: (rel / es) as usize,
+                dword: ((rel % es) / 4) as usize,
+            };
         }
         let m0 = c.offsets.msix_perm_bytes();
         let m1 = m0 + self.sh.profile.msix_vectors as u64 * MSIX_PERM_ENTRY_SIZE;
         if o >= m0 && o < m1 {
             let rel = o - m0;
-            return Target::MsixPerm { vector: (rel / 8) as usize, dword: ((rel % 8) / 4) as usize };
+            return Target::MsixPerm {
+                vector: (rel / 8) as usize,
+                dword: ((rel % 8) / 4) as usize,
+            };
         }
         Target::Reg
     }
@@ -169,7 +178,11 @@ impl EmuDevice {
             Target::Grpcfg { group, dword } => {
                 if writable && dev_disabled {
                     let q = &mut st.grpcfg[group][dword / 2];
-                    let (mask, shift) = if dword % 2 == 0 { (0xffff_ffffu64, 0) } else { (0xffff_ffff << 32, 32) };
+                    let (mask, shift) = if dword % 2 == 0 {
+                        (0xffff_ffffu64, 0)
+                    } else {
+                        (0xffff_ffff << 32, 32)
+                    };
                     let defined = match dword / 2 {
                         0..=4 => u64::MAX,
                         5 => GrpCfg::FLAGS_DEFINED,
@@ -191,7 +204,11 @@ impl EmuDevice {
             }
             Target::MsixPerm { vector, dword } => {
                 let q = &mut st.msix_perm[vector];
-                let (mask, shift) = if dword == 0 { (0xffff_ffffu64, 0) } else { (0xffff_ffff << 32, 32) };
+                let (mask, shift) = if dword == 0 {
+                    (0xffff_ffffu64, 0)
+                } else {
+                    (0xffff_ffff << 32, 32)
+                };
                 *q = (*q & !mask) | ((v as u64) << shift);
             }
             Target::Reg => match o {

@@ -35,14 +35,26 @@ pub enum PortalResult {
 }
 
 enum Outcome {
-    Done { done: Box<Completed>, ctx_wq: WqLimits, write_record: bool, injection: Option<Injection> },
-    Halt { opcode: u8 },
+    Done {
+        done: Box<Completed>,
+        ctx_wq: WqLimits,
+        write_record: bool,
+        injection: Option<Injection>,
+    },
+    Halt {
+        opcode: u8,
+    },
 }
 
 impl EmuDevice {
     /// A 64-byte write to BAR2 at `bar2_off` (64-byte aligned): WQ `off / 0x4000`, unlimited
     /// portal at +0x0000 (and +0x2000), limited portal at +0x1000 (and +0x3000).
-    pub fn portal_write(&self, bar2_off: u64, desc: &[u8; 64], kind: SubmitKind) -> Result<PortalResult, EmuError> {
+    pub fn portal_write(
+        &self,
+        bar2_off: u64,
+        desc: &[u8; 64],
+        kind: SubmitKind,
+    ) -> Result<PortalResult, EmuError> {
         let sh = &self.sh;
         if bar2_off % 64 != 0 || bar2_off >= sh.profile.bar2_size {
             return Err(EmuError::BadPortal { offset: bar2_off });
@@ -106,7 +118,10 @@ impl EmuDevice {
                 return Ok(PortalResult::Retry);
             }
         }
-        let q = Queued { bytes: *desc, seq: sh.seq.fetch_add(1, Ordering::Relaxed) };
+        let q = Queued {
+            bytes: *desc,
+            seq: sh.seq.fetch_add(1, Ordering::Relaxed),
+        };
         sh.counters.accepted(desc[7]);
         match sh.cfg.mode {
             ExecMode::Threads => {
@@ -161,7 +176,11 @@ fn pick(st: &mut State, e: u8) -> Option<(usize, Queued)> {
     for k in 0..n {
         let w = (start + k) % n;
         let run = &st.wqs[w];
-        if run.enabled && run.group == Some(g) && !run.queue.is_empty() && best.is_none_or(|(p, _)| run.cfg.priority > p) {
+        if run.enabled
+            && run.group == Some(g)
+            && !run.queue.is_empty()
+            && best.is_none_or(|(p, _)| run.cfg.priority > p)
+        {
             best = Some((run.cfg.priority, w));
         }
     }
@@ -174,7 +193,11 @@ fn pick(st: &mut State, e: u8) -> Option<(usize, Queued)> {
 /// Runs one descriptor (outside the state lock).
 fn execute(sh: &Shared, cfg: &WqCfg, q: &Queued) -> Outcome {
     let src_len = u32::from_le_bytes([q.bytes[32], q.bytes[33], q.bytes[34], q.bytes[35]]);
-    let fault = if sh.cfg.inject.is_active() { sh.cfg.inject.decide(q.seq, src_len) } else { None };
+    let fault = if sh.cfg.inject.is_active() {
+        sh.cfg.inject.decide(q.seq, src_len)
+    } else {
+        None
+    };
     let injection = match fault {
         Some(Fault::Halt) => return Outcome::Halt { opcode: q.bytes[7] },
         Some(Fault::Slow(d)) => {
@@ -188,12 +211,22 @@ fn execute(sh: &Shared, cfg: &WqCfg, q: &Queued) -> Outcome {
         Some(Fault::NoCompletion) | None => None,
     };
     let wq = WqLimits::from_wqcfg(&sh.caps, cfg);
-    let ctx = ExecCtx { mem: &sh.iommu, caps: &sh.caps, wq, inject: injection };
+    let ctx = ExecCtx {
+        mem: &sh.iommu,
+        caps: &sh.caps,
+        wq,
+        inject: injection,
+    };
     let done = match sh.profile.kind {
         DeviceKind::Dsa => ops::run_dsa(&ctx, &DsaDesc::from_bytes(&q.bytes)),
         DeviceKind::Iaa => ops::run_iaa(&ctx, &IaaDesc::from_bytes(&q.bytes)),
     };
-    Outcome::Done { done: Box::new(done), ctx_wq: wq, write_record: fault != Some(Fault::NoCompletion), injection }
+    Outcome::Done {
+        done: Box::new(done),
+        ctx_wq: wq,
+        write_record: fault != Some(Fault::NoCompletion),
+        injection,
+    }
 }
 
 /// Delivers a result under the lock: the record (status byte last), counters, the interrupt;
@@ -204,14 +237,35 @@ fn deliver(sh: &Shared, st: &mut State, wq: usize, gen: u64, out: Outcome) {
     let current = run.gen == gen;
     match out {
         Outcome::Halt { opcode } if current => halt(sh, st, wq, opcode),
-        Outcome::Done { done, ctx_wq, write_record, injection } if current => {
-            sh.counters.completed(done.status, done.bytes_read, done.bytes_written);
-            let tag = |e: SwErr| SwErr { wq_idx_valid: true, wq_idx: wq as u8, ..e };
-            let ctx = ExecCtx { mem: &sh.iommu, caps: &sh.caps, wq: ctx_wq, inject: injection };
+        Outcome::Done {
+            done,
+            ctx_wq,
+            write_record,
+            injection,
+        } if current => {
+            sh.counters
+                .completed(done.status, done.bytes_read, done.bytes_written);
+            let tag = |e: SwErr| SwErr {
+                wq_idx_valid: true,
+                wq_idx: wq as u8,
+                ..e
+            };
+            let ctx = ExecCtx {
+                mem: &sh.iommu,
+                caps: &sh.caps,
+                wq: ctx_wq,
+                inject: injection,
+            };
             let result = if !write_record && done.write_record {
                 // Injected: the record is never written (SWERR reports still are).
                 sh.counters.no_record();
-                ops::finish(&ctx, &Completed { write_record: false, ..(*done).clone() })
+                ops::finish(
+                    &ctx,
+                    &Completed {
+                        write_record: false,
+                        ..(*done).clone()
+                    },
+                )
             } else {
                 ops::finish(&ctx, &done)
             };
@@ -241,7 +295,10 @@ fn deliver(sh: &Shared, st: &mut State, wq: usize, gen: u64, out: Outcome) {
 /// The device halts: GENSTS halted (a software reset recovers it), SWERR and INTCAUSE say so,
 /// every queued descriptor is dropped and every running one abandoned (no records).
 fn halt(sh: &Shared, st: &mut State, wq: usize, opcode: u8) {
-    st.gensts = GenSts { state: DeviceState::Halted, reset_type: ResetType::Software };
+    st.gensts = GenSts {
+        state: DeviceState::Halted,
+        reset_type: ResetType::Software,
+    };
     for w in st.wqs.iter_mut() {
         w.queue.clear();
     }
