@@ -627,6 +627,47 @@ impl Wq {
         }
     }
 
+    /// Waits for one request by sleeping on its completion interrupt instead of polling: the
+    /// request must have been submitted with `Submit { interrupt: Some(vector), .. }`. Each
+    /// wake-up reaps (interrupts of other requests on the same vector are fine: their
+    /// completions are kept for [`Wq::poll`]); the device's health is checked on every wake-up
+    /// and at least every 10 ms.
+    pub fn wait_interrupt(
+        &self,
+        t: Ticket,
+        vector: u16,
+        timeout: Duration,
+    ) -> Result<Completion, DriverError> {
+        let start = Instant::now();
+        loop {
+            {
+                let mut g = self.lock();
+                self.reap_locked(&mut g);
+                if let Some(pos) = g.ready.iter().position(|c| c.ticket == t) {
+                    return Ok(g.ready.remove(pos).expect("position is valid"));
+                }
+                if !g.slots.iter().any(|s| s.busy == Some(t)) {
+                    return Err(DriverError::Config {
+                        field: "ticket".into(),
+                        reason: format!("{t:?} is not in flight on {}", self.name),
+                    });
+                }
+            }
+            if let Some(dev) = self.device.upgrade() {
+                dev.check_health()?;
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(DriverError::Timeout {
+                    what: "a completion interrupt",
+                    ms: timeout.as_millis() as u64,
+                });
+            }
+            self.backing
+                .wait_interrupt(vector, left.min(Duration::from_millis(10)))?;
+        }
+    }
+
     /// Waits for every request in flight (see [`Wq::wait`]).
     pub fn wait_all(&self, timeout: Duration) -> Result<Vec<Completion>, DriverError> {
         let tickets: Vec<Ticket> = self.lock().slots.iter().filter_map(|s| s.busy).collect();

@@ -514,3 +514,36 @@ fn two_threads_100k_requests_each_nothing_lost_or_duplicated() {
     let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(total, 2 * PER);
 }
+
+#[test]
+fn completions_by_interrupt_out_of_order() {
+    // Threaded engines: several requests on one vector, reaped as their interrupts arrive.
+    let (dev, _b) = up("iaa-spr", EmuConfig::default(), 1);
+    let wq = dev.wq(0).unwrap();
+    let s = Submit {
+        interrupt: Some(2),
+        ..Submit::default()
+    };
+    let tickets: Vec<_> = (0..32)
+        .map(|_| wq.submit_iaa(&IaaOp::Noop, &s).unwrap())
+        .collect();
+    // Wait for the last first: the others complete meanwhile and stay available.
+    let last = wq.wait_interrupt(*tickets.last().unwrap(), 2, T).unwrap();
+    assert_eq!(last.result.unwrap().status(), 1);
+    let mut seen: HashSet<_> = HashSet::new();
+    seen.insert(last.ticket);
+    for t in &tickets[..31] {
+        let c = wq.wait_interrupt(*t, 2, T).unwrap();
+        assert!(seen.insert(c.ticket));
+    }
+    assert_eq!(seen.len(), 32);
+    // A ticket that poll() already reaped is an error, not a hang.
+    let t = wq.submit_iaa(&IaaOp::Noop, &Submit::default()).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let _ = wq.poll();
+    assert!(
+        wq.wait_interrupt(t, 2, Duration::from_millis(30)).is_err(),
+        "already reaped by poll"
+    );
+    dev.teardown().unwrap();
+}
