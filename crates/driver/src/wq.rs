@@ -586,45 +586,9 @@ impl Wq {
     /// device's health while it waits. Completions of other requests found meanwhile are kept
     /// for [`Wq::poll`]. On timeout the request stays in flight (its memory is not reused).
     pub fn wait(&self, t: Ticket, timeout: Duration) -> Result<Completion, DriverError> {
-        let start = Instant::now();
-        let mut spins = 0u32;
-        let mut last_check = start;
-        loop {
-            {
-                let mut g = self.lock();
-                self.reap_locked(&mut g);
-                if let Some(pos) = g.ready.iter().position(|c| c.ticket == t) {
-                    return Ok(g.ready.remove(pos).expect("position is valid"));
-                }
-                if !g.slots.iter().any(|s| s.busy == Some(t)) {
-                    return Err(DriverError::Config {
-                        field: "ticket".into(),
-                        reason: format!("{t:?} is not in flight on {}", self.name),
-                    });
-                }
-            }
-            let now = Instant::now();
-            if now.duration_since(last_check) >= Duration::from_millis(1) {
-                last_check = now;
-                if let Some(dev) = self.device.upgrade() {
-                    dev.check_health()?;
-                }
-            }
-            if now.duration_since(start) >= timeout {
-                return Err(DriverError::Timeout {
-                    what: "a completion record",
-                    ms: timeout.as_millis() as u64,
-                });
-            }
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else if spins < 256 {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(Duration::from_micros(20));
-            }
-        }
+        self.wait_many(&[t], timeout)
+            .pop()
+            .expect("one result per ticket")
     }
 
     /// Waits for one request by sleeping on its completion interrupt instead of polling: the
@@ -672,11 +636,12 @@ impl Wq {
     pub fn wait_all(&self, timeout: Duration) -> Result<Vec<Completion>, DriverError> {
         let tickets: Vec<Ticket> = self.lock().slots.iter().filter_map(|s| s.busy).collect();
         let mut out = self.poll();
-        for t in tickets {
-            if out.iter().any(|c| c.ticket == t) {
-                continue;
-            }
-            out.push(self.wait(t, timeout)?);
+        let rest: Vec<Ticket> = tickets
+            .into_iter()
+            .filter(|t| !out.iter().any(|c| c.ticket == *t))
+            .collect();
+        for r in self.wait_many(&rest, timeout) {
+            out.push(r?);
         }
         Ok(out)
     }

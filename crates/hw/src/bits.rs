@@ -31,3 +31,27 @@ pub(crate) const fn put(value: u64, hi: u32, lo: u32) -> u64 {
 pub(crate) const fn flag(b: bool, n: u32) -> u64 {
     (b as u64) << n
 }
+
+/// Little-endian u16 at `o` (the caller guarantees `o + 2 <= b.len()`).
+pub(crate) fn rd_u16(b: &[u8], o: usize) -> u16 {
+    u16::from_le_bytes([b[o], b[o + 1]])
+}
+
+/// Little-endian u32 at `o`.
+pub(crate) fn rd_u32(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+
+/// Little-endian u64 at `o`.
+pub(crate) fn rd_u64(b: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes([
+        b[o],
+        b[o + 1],
+        b[o + 2],
+        b[o + 3],
+        b[o + 4],
+        b[o + 5],
+        b[o + 6],
+        b[o + 7],
+    ])
+}

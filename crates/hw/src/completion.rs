@@ -5,6 +5,7 @@
 //! These are plain values: code that polls device memory reads the status byte with an acquire
 //! load first and only then copies the record with [`DsaCompletion::from_bytes`].
 
+use crate::bits::{rd_u16, rd_u32, rd_u64};
 use crate::status::StatusByte;
 
 /// Size of a DSA completion record (and its required alignment).
@@ -52,25 +53,6 @@ pub mod dsa_rec_off {
 
 /// Offset of the CRC64 result in an IAA record of a CRC64 operation.
 pub const IAA_CRC64_RESULT_OFFSET: usize = 40;
-
-fn rd_u16(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
-}
-fn rd_u32(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-fn rd_u64(b: &[u8], o: usize) -> u64 {
-    u64::from_le_bytes([
-        b[o],
-        b[o + 1],
-        b[o + 2],
-        b[o + 3],
-        b[o + 4],
-        b[o + 5],
-        b[o + 6],
-        b[o + 7],
-    ])
-}
 
 /// A DSA completion record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]

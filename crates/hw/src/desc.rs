@@ -6,6 +6,7 @@
 //! reinterpret memory. Typed construction with validation lives in [`crate::dsa_ops`] and
 //! [`crate::iaa_ops`].
 
+use crate::bits::{rd_u16, rd_u32, rd_u64};
 use crate::flags::{DescFlags, FLAGS_MASK};
 
 /// Size of every descriptor.
@@ -188,25 +189,6 @@ pub struct IaaDesc {
     pub filter_flags: u32,
     /// Number of inputs (the high half of the CRC64 polynomial in CRC64 descriptors).
     pub num_inputs: u32,
-}
-
-fn rd_u16(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
-}
-fn rd_u32(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-fn rd_u64(b: &[u8], o: usize) -> u64 {
-    u64::from_le_bytes([
-        b[o],
-        b[o + 1],
-        b[o + 2],
-        b[o + 3],
-        b[o + 4],
-        b[o + 5],
-        b[o + 6],
-        b[o + 7],
-    ])
 }
 
 impl DsaDesc {

@@ -115,6 +115,18 @@ impl IaaCodec {
         }
     }
 
+    /// Requests the device cannot take (the runtime sends them to software when it falls back).
+    fn refuse(&self, j: &Job<'_>) -> Option<OffloadError> {
+        (j.src.is_empty() || j.dst.is_empty() || j.src.len() > self.opts.max_request).then(|| {
+            self.err(ErrorKind::InvalidRequest, None).with_detail(format!(
+                "{} bytes in, {} bytes of room (device requests: 1..={} bytes)",
+                j.src.len(),
+                j.dst.len(),
+                self.opts.max_request
+            ))
+        })
+    }
+
     /// Maps a record to the runtime's error kinds.
     fn classify(&self, r: &IaaCompletion, compress: bool) -> OffloadError {
         let st = r.status().code;
@@ -231,15 +243,8 @@ impl Codec for IaaCodec {
             self.next = self.next.wrapping_add(chunk.len());
             for (i, j) in chunk.iter_mut().enumerate() {
                 let li = (base + i) % self.comp.len();
-                if j.src.is_empty() || j.dst.is_empty() || j.src.len() > self.opts.max_request {
-                    j.result = Some(Err(self.err(ErrorKind::InvalidRequest, None).with_detail(
-                        format!(
-                            "{} bytes in, {} bytes of room (device requests: 1..={} bytes)",
-                            j.src.len(),
-                            j.dst.len(),
-                            self.opts.max_request
-                        ),
-                    )));
+                if let Some(e) = self.refuse(j) {
+                    j.result = Some(Err(e));
                     continue;
                 }
                 let lane = &mut self.comp[li];
@@ -313,15 +318,8 @@ impl Codec for IaaCodec {
             self.next = self.next.wrapping_add(chunk.len());
             for (i, j) in chunk.iter_mut().enumerate() {
                 let li = (base + i) % self.decomp.len();
-                if j.src.is_empty() || j.src.len() > self.opts.max_request || j.dst.is_empty() {
-                    j.result = Some(Err(self.err(ErrorKind::InvalidRequest, None).with_detail(
-                        format!(
-                            "{} bytes in, {} bytes of room (device requests: 1..={} bytes)",
-                            j.src.len(),
-                            j.dst.len(),
-                            self.opts.max_request
-                        ),
-                    )));
+                if let Some(e) = self.refuse(j) {
+                    j.result = Some(Err(e));
                     continue;
                 }
                 let lane = &mut self.decomp[li];

@@ -471,6 +471,7 @@ impl Runtime {
             inflater: flate2::Decompress::new(false),
             fallback: i.fallback,
             is_device: matches!(i.algorithm, Algorithm::Iaa(_)),
+            max_request: i.max_request,
         }
     }
 }
@@ -483,6 +484,7 @@ pub struct Context {
     inflater: flate2::Decompress,
     fallback: bool,
     is_device: bool,
+    max_request: usize,
     comp_stats: Arc<CodecStats>,
     decomp_stats: Arc<CodecStats>,
     fb_stats: Arc<CodecStats>,
@@ -555,7 +557,9 @@ impl Context {
         let mut fell_back = 0u64;
         if self.is_device && self.fallback {
             for j in jobs.iter_mut() {
-                let redo = matches!(&j.result, Some(Err(e)) if device_side(e.kind, decompress))
+                let too_big = j.src.len() > self.max_request && !j.src.is_empty() && !j.dst.is_empty();
+                let redo = too_big
+                    || matches!(&j.result, Some(Err(e)) if device_side(e.kind, decompress))
                     || (self.codec.is_none() && j.result.as_ref().is_some_and(|r| r.is_err()));
                 if redo {
                     fell_back += 1;

@@ -264,3 +264,18 @@ fn algorithm_names_parse() {
     assert!("lzo".parse::<Algorithm>().is_err());
     assert!("zstd-x".parse::<Algorithm>().is_err());
 }
+
+#[test]
+fn requests_larger_than_the_device_takes_go_to_software() {
+    let big = text(256 * 1024);
+    let mut out = vec![0u8; 256 * 1024];
+    let rt = iaa(InjectConfig::none(), false);
+    let r = rt.context().compress(&[&big], &mut [&mut out]);
+    assert_eq!(r[0].as_ref().unwrap_err().kind, ErrorKind::InvalidRequest);
+    let rt = iaa(InjectConfig::none(), true);
+    let mut ctx = rt.context();
+    let n = *ctx.compress(&[&big], &mut [&mut out])[0].as_ref().unwrap();
+    let mut back = vec![0u8; big.len()];
+    assert_eq!(ctx.decompress(&[&out[..n]], &mut [&mut back])[0], Ok(big.len()));
+    assert_eq!(back, big);
+}
