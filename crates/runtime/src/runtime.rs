@@ -557,7 +557,12 @@ impl Context {
         let mut fell_back = 0u64;
         if self.is_device && self.fallback {
             for j in jobs.iter_mut() {
-                let too_big = j.src.len() > self.max_request && !j.src.is_empty() && !j.dst.is_empty();
+                // Beyond the device's staging size: the input, or (decompress) room for output
+                // the device could not use.
+                let too_big = (j.src.len() > self.max_request && !j.dst.is_empty())
+                    || (decompress
+                        && j.dst.len() > self.max_request
+                        && matches!(&j.result, Some(Err(e)) if e.kind == ErrorKind::DoesNotFit));
                 let redo = too_big
                     || matches!(&j.result, Some(Err(e)) if device_side(e.kind, decompress))
                     || (self.codec.is_none() && j.result.as_ref().is_some_and(|r| r.is_err()));
