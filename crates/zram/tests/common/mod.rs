@@ -1,0 +1,136 @@
+//! Test helpers: corpus pages (or generated ones), hashes, runtimes.
+#![allow(dead_code)]
+
+use std::collections::hash_map::DefaultHasher;
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+use std::path::PathBuf;
+
+use idxd_emu::device::EmuConfig;
+use idxd_emu::inject::InjectConfig;
+use idxd_runtime::{Algorithm, DeviceSpec, IaaMode, Runtime, RuntimeBuilder};
+
+pub const PAGE: usize = 4096;
+
+/// 64-bit hash of a page.
+pub fn hash(page: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    page.hash(&mut h);
+    h.finish()
+}
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+}
+
+fn read_pages(name: &str, n: usize) -> Option<Vec<Vec<u8>>> {
+    let mut f = File::open(corpus_dir().join(name)).ok()?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut p = vec![0u8; PAGE];
+        f.read_exact(&mut p).ok()?;
+        out.push(p);
+    }
+    Some(out)
+}
+
+/// `n` pages: half from py.pages, half from node.pages, interleaved; generated pages (with a
+/// printed message) when the corpus is absent.
+pub fn corpus(n: usize) -> Vec<Vec<u8>> {
+    let half = n.div_ceil(2);
+    match (read_pages("py.pages", half), read_pages("node.pages", half)) {
+        (Some(a), Some(b)) => a.into_iter().zip(b).flat_map(|(x, y)| [x, y]).take(n).collect(),
+        _ => {
+            println!(
+                "corpus not found at {}: using {n} generated pages",
+                corpus_dir().display()
+            );
+            generated(n)
+        }
+    }
+}
+
+fn splitmix(z: &mut u64) -> u64 {
+    *z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut x = *z;
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Pages with a corpus-like mix: zero, same-filled, text, pointers, random.
+pub fn generated(n: usize) -> Vec<Vec<u8>> {
+    let mut s = 42u64;
+    (0..n)
+        .map(|i| {
+            let mut p = vec![0u8; PAGE];
+            match i % 10 {
+                0 => {}
+                1 => p.fill((i % 255) as u8 + 1),
+                2..=4 => {
+                    let words = ["alpha ", "beta ", "gamma ", "{\"key\": ", "42, ", "null "];
+                    let mut o = 0;
+                    while o < PAGE {
+                        let w = words[(splitmix(&mut s) % words.len() as u64) as usize].as_bytes();
+                        let k = w.len().min(PAGE - o);
+                        p[o..o + k].copy_from_slice(&w[..k]);
+                        o += k;
+                    }
+                }
+                5..=7 => {
+                    for c in p.chunks_exact_mut(8) {
+                        let v = 0x7f00_0000_0000u64 + (splitmix(&mut s) % 4096) * 16;
+                        c.copy_from_slice(&v.to_le_bytes());
+                    }
+                }
+                _ => {
+                    for c in p.chunks_exact_mut(8) {
+                        c.copy_from_slice(&splitmix(&mut s).to_le_bytes());
+                    }
+                }
+            }
+            p
+        })
+        .collect()
+}
+
+/// A page that does not compress.
+pub fn random_page(seed: u64) -> Vec<u8> {
+    let mut s = seed.wrapping_mul(0x1234_5678_9abc_def1) ^ 0x55;
+    let mut p = vec![0u8; PAGE];
+    for c in p.chunks_exact_mut(8) {
+        c.copy_from_slice(&splitmix(&mut s).to_le_bytes());
+    }
+    p
+}
+
+/// The emulated IAA injecting page faults and hardware errors.
+pub fn faulty_iaa(seed: u64) -> Runtime {
+    RuntimeBuilder::new()
+        .algorithm(Algorithm::Iaa(IaaMode::Fixed))
+        .device(DeviceSpec::Emulated {
+            profile: "iaa-spr".into(),
+            config: EmuConfig {
+                inject: InjectConfig {
+                    seed,
+                    page_fault: 0.02,
+                    hardware_error: 0.01,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        })
+        .batch_size(8)
+        .fallback(true)
+        .build()
+        .expect("emulated IAA runtime")
+}
+
+/// A software runtime.
+pub fn software(alg: &str) -> Runtime {
+    RuntimeBuilder::new()
+        .algorithm(alg.parse().expect("algorithm"))
+        .build()
+        .expect("runtime")
+}

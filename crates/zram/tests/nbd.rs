@@ -1,0 +1,259 @@
+//! The NBD export: the protocol with a minimal client of our own, then real clients
+//! (qemu-io, qemu-img) writing through the export and reading back identically.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::Arc;
+
+use common::{corpus, hash, software, PAGE};
+use idxd_emu::device::EmuConfig;
+use idxd_runtime::{Algorithm, DeviceSpec, IaaMode, RuntimeBuilder};
+use idxd_zram::nbd::{NbdConfig, NbdServer};
+use idxd_zram::{Zram, ZramBuilder};
+
+const IHAVEOPT: u64 = 0x4948_4156_454f_5054;
+const OPT_REPLY_MAGIC: u64 = 0x0003_e889_0455_65a9;
+
+struct Client(TcpStream);
+
+impl Client {
+    fn u16(&mut self) -> u16 {
+        let mut b = [0u8; 2];
+        self.0.read_exact(&mut b).unwrap();
+        u16::from_be_bytes(b)
+    }
+    fn u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.0.read_exact(&mut b).unwrap();
+        u32::from_be_bytes(b)
+    }
+    fn u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.0.read_exact(&mut b).unwrap();
+        u64::from_be_bytes(b)
+    }
+    fn connect(addr: std::net::SocketAddr) -> Client {
+        let mut c = Client(TcpStream::connect(addr).unwrap());
+        assert_eq!(c.u64(), 0x4e42_444d_4147_4943);
+        assert_eq!(c.u64(), IHAVEOPT);
+        assert_eq!(c.u16(), 3, "fixed newstyle, no zeroes");
+        c.0.write_all(&3u32.to_be_bytes()).unwrap();
+        c
+    }
+    fn option(&mut self, opt: u32, data: &[u8]) {
+        let mut b = IHAVEOPT.to_be_bytes().to_vec();
+        b.extend_from_slice(&opt.to_be_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        b.extend_from_slice(data);
+        self.0.write_all(&b).unwrap();
+    }
+    /// (reply type, data)
+    fn reply(&mut self, opt: u32) -> (u32, Vec<u8>) {
+        assert_eq!(self.u64(), OPT_REPLY_MAGIC);
+        assert_eq!(self.u32(), opt);
+        let kind = self.u32();
+        let len = self.u32();
+        let mut d = vec![0u8; len as usize];
+        self.0.read_exact(&mut d).unwrap();
+        (kind, d)
+    }
+    fn request(&mut self, cmd: u16, handle: u64, offset: u64, len: u32, data: &[u8]) -> (u32, Vec<u8>) {
+        let mut b = 0x2560_9513u32.to_be_bytes().to_vec();
+        b.extend_from_slice(&0u16.to_be_bytes());
+        b.extend_from_slice(&cmd.to_be_bytes());
+        b.extend_from_slice(&handle.to_be_bytes());
+        b.extend_from_slice(&offset.to_be_bytes());
+        b.extend_from_slice(&len.to_be_bytes());
+        b.extend_from_slice(data);
+        self.0.write_all(&b).unwrap();
+        assert_eq!(self.u32(), 0x6744_6698);
+        let err = self.u32();
+        assert_eq!(self.u64(), handle);
+        let mut d = vec![];
+        if cmd == 0 && err == 0 {
+            d = vec![0u8; len as usize];
+            self.0.read_exact(&mut d).unwrap();
+        }
+        (err, d)
+    }
+}
+
+fn go_data(name: &str, infos: &[u16]) -> Vec<u8> {
+    let mut d = (name.len() as u32).to_be_bytes().to_vec();
+    d.extend_from_slice(name.as_bytes());
+    d.extend_from_slice(&(infos.len() as u16).to_be_bytes());
+    for i in infos {
+        d.extend_from_slice(&i.to_be_bytes());
+    }
+    d
+}
+
+#[test]
+fn protocol_with_a_minimal_client() {
+    let dev = Arc::new(ZramBuilder::new(1 << 20, software("lz4")).build().unwrap());
+    let server = NbdServer::start(Arc::clone(&dev), NbdConfig::default()).unwrap();
+    assert!(server.local_addr().ip().is_loopback());
+
+    // LIST, an unsupported option, INFO of an unknown export, then GO.
+    let mut c = Client::connect(server.local_addr());
+    c.option(3, &[]);
+    let (kind, d) = c.reply(3);
+    assert_eq!(kind, 2);
+    assert_eq!(&d[4..], b"zram0");
+    assert_eq!(c.reply(3).0, 1);
+    c.option(8, &[]); // structured replies: not offered
+    assert_eq!(c.reply(8).0, (1 << 31) | 1);
+    c.option(6, &go_data("nope", &[]));
+    assert_eq!(c.reply(6).0, (1 << 31) | 6);
+    c.option(6, &go_data("zram0", &[3]));
+    let (kind, d) = c.reply(6);
+    assert_eq!((kind, u16::from_be_bytes([d[0], d[1]])), (3, 0));
+    assert_eq!(u64::from_be_bytes(d[2..10].try_into().unwrap()), 1 << 20);
+    let (kind, d) = c.reply(6);
+    assert_eq!(
+        (kind, u16::from_be_bytes([d[0], d[1]])),
+        (3, 3),
+        "block size info"
+    );
+    assert_eq!(c.reply(6).0, 1);
+    c.option(7, &go_data("", &[]));
+    assert_eq!(c.reply(7).0, 3);
+    assert_eq!(c.reply(7).0, 1);
+
+    // Transmission.
+    let data: Vec<u8> = (0..3 * PAGE).map(|i| (i / 7) as u8).collect();
+    assert_eq!(c.request(1, 1, 512, data.len() as u32, &data).0, 0);
+    let (e, back) = c.request(0, 2, 512, data.len() as u32, &[]);
+    assert_eq!((e, back == data), (0, true));
+    assert_eq!(c.request(3, 3, 0, 0, &[]).0, 0, "flush");
+    assert_eq!(c.request(0, 4, 100, 512, &[]).0, 22, "unaligned read");
+    assert_eq!(c.request(0, 5, 1 << 20, 512, &[]).0, 22, "read past the end");
+    assert_eq!(
+        c.request(1, 6, 1 << 20, 512, &[0u8; 512]).0,
+        28,
+        "write past the end"
+    );
+    assert_eq!(c.request(4, 7, 0, 2 * PAGE as u32, &[]).0, 0, "trim");
+    assert_eq!(c.request(6, 8, 2 * PAGE as u64, 512, &[]).0, 0, "write zeroes");
+    let (e, back) = c.request(0, 9, 0, 4 * PAGE as u32, &[]);
+    assert_eq!(e, 0);
+    assert!(
+        back[..2 * PAGE].iter().all(|&b| b == 0),
+        "trimmed pages read as zeros"
+    );
+    assert!(back[2 * PAGE..2 * PAGE + 512].iter().all(|&b| b == 0));
+    // The data went to byte 512 onwards: what is left of it past the zeroed sector.
+    assert!(back[2 * PAGE + 512..3 * PAGE + 512] == data[2 * PAGE..]);
+    assert!(back[3 * PAGE + 512..].iter().all(|&b| b == 0));
+    assert_eq!(c.request(9, 10, 0, 0, &[]).0, 22, "unknown command");
+    // Disconnect.
+    c.0.write_all(&[0x25, 0x60, 0x95, 0x13, 0, 0, 0, 2]).unwrap();
+    c.0.write_all(&[0u8; 20]).unwrap();
+
+    // Old-style EXPORT_NAME of an unknown export: the server closes.
+    let mut c = Client::connect(server.local_addr());
+    c.option(1, b"other");
+    let mut b = [0u8; 1];
+    assert_eq!(c.0.read(&mut b).unwrap_or(0), 0);
+    // ABORT.
+    let mut c = Client::connect(server.local_addr());
+    c.option(2, &[]);
+    assert_eq!(c.reply(2).0, 1);
+    // Garbage instead of a handshake: the connection is dropped, the server lives on.
+    let mut g = TcpStream::connect(server.local_addr()).unwrap();
+    g.write_all(&[0xff; 64]).unwrap();
+    drop(g);
+    let _c = Client::connect(server.local_addr());
+    server.stop();
+    assert!(dev.io_stat().invalid_io >= 2);
+}
+
+fn tool(name: &str) -> bool {
+    let ok = Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        println!("SKIPPED: {name} not found (install qemu-utils); the qemu end-to-end test did not run");
+    }
+    ok
+}
+
+fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd} {args:?} failed: {text}");
+    text
+}
+
+fn iaa_device(disksize: u64) -> Zram {
+    let rt = RuntimeBuilder::new()
+        .algorithm(Algorithm::Iaa(IaaMode::Fixed))
+        .device(DeviceSpec::Emulated {
+            profile: "iaa-spr".into(),
+            config: EmuConfig::default(),
+        })
+        .build()
+        .unwrap();
+    ZramBuilder::new(disksize, rt).build().unwrap()
+}
+
+#[test]
+fn qemu_clients_write_and_read_back() {
+    if !tool("qemu-io") || !tool("qemu-img") {
+        return;
+    }
+    const SIZE: u64 = 8 << 20;
+    let dev = Arc::new(iaa_device(SIZE));
+    let server = NbdServer::start(Arc::clone(&dev), NbdConfig::default()).unwrap();
+    let url = server.url();
+
+    // A pattern written by qemu-io, verified by qemu-io on a second connection.
+    run("qemu-io", &["-f", "raw", "-c", "write -P 0x5a 0 1M", &url]);
+    let out = run("qemu-io", &["-f", "raw", "-c", "read -P 0x5a 0 1M", &url]);
+    assert!(!out.contains("verification failed"), "{out}");
+    let mut page = vec![0u8; PAGE];
+    dev.read(8 * 100, &mut page).unwrap();
+    assert!(page.iter().all(|&b| b == 0x5a));
+    assert_eq!(dev.mm_stat().same_pages, 256, "a pattern page is same-filled");
+
+    // A sub-page write from a real client (read-modify-write inside the device).
+    run("qemu-io", &["-f", "raw", "-c", "write -P 0x11 4608 1024", &url]);
+    dev.read(8, &mut page).unwrap();
+    assert!(page[..512].iter().all(|&b| b == 0x5a));
+    assert!(page[512..1536].iter().all(|&b| b == 0x11));
+    assert!(page[1536..].iter().all(|&b| b == 0x5a));
+
+    // Corpus pages through qemu-img convert, compared by qemu-img and by hash.
+    let pages = corpus((SIZE as usize) / PAGE);
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("corpus.img");
+    std::fs::write(&img, pages.concat()).unwrap();
+    let img = img.to_str().unwrap();
+    run(
+        "qemu-img",
+        &["convert", "-n", "-f", "raw", "-O", "raw", img, &url],
+    );
+    let out = run("qemu-img", &["compare", "-f", "raw", "-F", "raw", img, &url]);
+    assert!(out.contains("identical"), "{out}");
+    for (i, p) in pages.iter().enumerate() {
+        dev.read((i * 8) as u64, &mut page).unwrap();
+        assert_eq!(hash(&page), hash(p), "page {i}");
+    }
+
+    // A discard from qemu-io frees whole pages.
+    let before = dev.io_stat().notify_free;
+    run("qemu-io", &["-f", "raw", "-c", "discard 0 64k", &url]);
+    assert_eq!(dev.io_stat().notify_free - before, 16);
+    let out = run("qemu-io", &["-f", "raw", "-c", "read -P 0 0 64k", &url]);
+    assert!(!out.contains("verification failed"), "{out}");
+    println!("mm_stat {}io_stat {}", dev.mm_stat(), dev.io_stat());
+    server.stop();
+}
