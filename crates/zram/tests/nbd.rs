@@ -257,3 +257,38 @@ fn qemu_clients_write_and_read_back() {
     println!("mm_stat {}io_stat {}", dev.mm_stat(), dev.io_stat());
     server.stop();
 }
+
+#[test]
+fn export_name_negotiation_and_connection_bound() {
+    let dev = Arc::new(ZramBuilder::new(64 * 1024, software("lz4")).build().unwrap());
+    let cfg = NbdConfig {
+        max_connections: 1,
+        export_name: "disk".into(),
+        ..Default::default()
+    };
+    let server = NbdServer::start(Arc::clone(&dev), cfg).unwrap();
+    assert!(server.url().ends_with("/disk"));
+
+    // NBD_OPT_EXPORT_NAME: size and flags, no zeroes (negotiated away), then transmission.
+    let mut c = Client::connect(server.local_addr());
+    c.option(1, b"disk");
+    assert_eq!(c.u64(), 64 * 1024);
+    let flags = c.u16();
+    assert_eq!(flags & 1, 1, "has flags");
+    assert_ne!(flags & (1 << 5), 0, "trim");
+    let page = vec![0x3cu8; PAGE];
+    assert_eq!(c.request(1, 1, 0, PAGE as u32, &page).0, 0);
+    assert_eq!(dev.mm_stat().same_pages, 1);
+
+    // A second connection beyond the bound is closed at once.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(server.connections(), 1);
+    let mut extra = TcpStream::connect(server.local_addr()).unwrap();
+    let mut b = [0u8; 8];
+    assert_eq!(extra.read(&mut b).unwrap_or(0), 0);
+
+    // Stopping the server closes the live connection too.
+    server.stop();
+    let mut b = [0u8; 1];
+    assert_eq!(c.0.read(&mut b).unwrap_or(0), 0);
+}

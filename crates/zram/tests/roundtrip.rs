@@ -11,7 +11,7 @@ use common::{corpus, faulty_iaa, hash, software, PAGE};
 use idxd_zram::{IdleMark, RecompressParams, WritebackMode, Zram, ZramBuilder, ZramError};
 
 const THREADS: usize = 4;
-const PER_THREAD: usize = 256;
+const PER_THREAD: usize = 512;
 
 /// Retries writes the runtime failed (the kernel returns -EIO; the old data stays intact).
 fn write_retry(z: &Zram, sector: u64, data: &[u8]) -> u64 {

@@ -36,10 +36,15 @@ fn read_pages(name: &str, n: usize) -> Option<Vec<Vec<u8>>> {
 }
 
 /// `n` pages: half from py.pages, half from node.pages, interleaved; generated pages (with a
-/// printed message) when the corpus is absent.
+/// printed message) when the corpus is absent (or `IDXD_NO_CORPUS` is set, to try that path).
 pub fn corpus(n: usize) -> Vec<Vec<u8>> {
     let half = n.div_ceil(2);
-    match (read_pages("py.pages", half), read_pages("node.pages", half)) {
+    let files = if std::env::var_os("IDXD_NO_CORPUS").is_some() {
+        (None, None)
+    } else {
+        (read_pages("py.pages", half), read_pages("node.pages", half))
+    };
+    match files {
         (Some(a), Some(b)) => a.into_iter().zip(b).flat_map(|(x, y)| [x, y]).take(n).collect(),
         _ => {
             println!(
