@@ -1,0 +1,178 @@
+//! Device specs: what `--device` names.
+//!
+//! - `emu:<profile>`: an in-process emulated device from a built-in profile (`emu:iaa-spr`);
+//! - `vfio:<BDF>`: a device bound to vfio-pci (`vfio:0000:6a:02.0`);
+//! - `wq:<path>`: a WQ owned by the kernel's idxd driver (`wq:/dev/iax/wq1.0`);
+//! - `sw:<codec>`: a software codec through the runtime (`sw:zstd`, `sw:lz4`, `sw:deflate`, with an
+//!   optional level: `sw:zstd-3`).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use idxd_emu::device::EmuConfig;
+use idxd_hw::profile::{Profile, BUILTIN};
+use idxd_runtime::{Algorithm, DeviceSpec};
+
+/// The default device of every subcommand.
+pub const DEFAULT: &str = "emu:iaa-spr";
+
+/// A parsed `--device` value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Spec {
+    /// An emulated device from a built-in profile.
+    Emu {
+        /// Profile name.
+        profile: String,
+    },
+    /// A function bound to vfio-pci.
+    Vfio {
+        /// `dddd:bb:dd.f`.
+        bdf: String,
+    },
+    /// A kernel-owned WQ character device.
+    Wq {
+        /// `/dev/iax/wq1.0`.
+        path: PathBuf,
+    },
+    /// A software codec.
+    Sw {
+        /// The algorithm (never an IAA one).
+        alg: Algorithm,
+    },
+}
+
+fn profile_names() -> String {
+    BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
+
+impl FromStr for Spec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let Some((kind, rest)) = s.split_once(':') else {
+            return Err(format!(
+                "`{s}` is not a device spec (emu:<profile>, vfio:<BDF>, wq:<path>, sw:zstd|lz4|deflate)"
+            ));
+        };
+        match kind {
+            "emu" => {
+                if BUILTIN.iter().any(|(n, _)| *n == rest) {
+                    Ok(Spec::Emu {
+                        profile: rest.to_string(),
+                    })
+                } else {
+                    Err(format!(
+                        "no built-in profile `{rest}` (known: {})",
+                        profile_names()
+                    ))
+                }
+            }
+            "vfio" => idxd_driver::sysfs::Bdf::parse(rest)
+                .map(|b| Spec::Vfio { bdf: b.to_string() })
+                .map_err(|_| format!("`{rest}` is not a PCI address (dddd:bb:dd.f, e.g. 0000:6a:02.0)")),
+            "wq" => {
+                let name = std::path::Path::new(rest)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("");
+                if name.starts_with("wq") && name.contains('.') {
+                    Ok(Spec::Wq { path: rest.into() })
+                } else {
+                    Err(format!("`{rest}` is not a WQ device path (e.g. /dev/iax/wq1.0)"))
+                }
+            }
+            "sw" => {
+                let bad = || format!("`{rest}` is not a software codec (zstd[-N], lz4, deflate[-N])");
+                match rest.parse::<Algorithm>() {
+                    Ok(Algorithm::Iaa(_)) | Err(_) => Err(bad()),
+                    Ok(alg) => Ok(Spec::Sw { alg }),
+                }
+            }
+            other => Err(format!(
+                "unknown device kind `{other}:` (emu:<profile>, vfio:<BDF>, wq:<path>, sw:zstd|lz4|deflate)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Spec::Emu { profile } => write!(f, "emu:{profile}"),
+            Spec::Vfio { bdf } => write!(f, "vfio:{bdf}"),
+            Spec::Wq { path } => write!(f, "wq:{}", path.display()),
+            Spec::Sw { alg } => write!(f, "sw:{alg}"),
+        }
+    }
+}
+
+impl Spec {
+    /// The runtime's device spec (`None` for software codecs).
+    pub fn runtime_device(&self, config: EmuConfig) -> Option<DeviceSpec> {
+        match self {
+            Spec::Emu { profile } => Some(DeviceSpec::Emulated {
+                profile: profile.clone(),
+                config,
+            }),
+            Spec::Vfio { bdf } => Some(DeviceSpec::Vfio { bdf: bdf.clone() }),
+            Spec::Wq { path } => Some(DeviceSpec::KernelWq { path: path.clone() }),
+            Spec::Sw { .. } => None,
+        }
+    }
+
+    /// The profile of an emulated device.
+    pub fn profile(&self) -> Option<Profile> {
+        match self {
+            Spec::Emu { profile } => Profile::builtin(profile).ok(),
+            _ => None,
+        }
+    }
+
+    /// Whether this is real hardware (vfio or kernel WQ).
+    pub fn is_hardware(&self) -> bool {
+        matches!(self, Spec::Vfio { .. } | Spec::Wq { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_kind_and_refuses_the_rest() {
+        assert_eq!(
+            "emu:iaa-spr".parse::<Spec>().unwrap(),
+            Spec::Emu {
+                profile: "iaa-spr".into()
+            }
+        );
+        assert_eq!(
+            "vfio:0000:6A:02.0".parse::<Spec>().unwrap().to_string(),
+            "vfio:0000:6a:02.0"
+        );
+        assert!(matches!(
+            "wq:/dev/iax/wq1.0".parse::<Spec>().unwrap(),
+            Spec::Wq { .. }
+        ));
+        assert_eq!("sw:zstd".parse::<Spec>().unwrap().to_string(), "sw:zstd-1");
+        assert_eq!("sw:lz4".parse::<Spec>().unwrap().to_string(), "sw:lz4");
+        assert_eq!(
+            "sw:deflate-6".parse::<Spec>().unwrap().to_string(),
+            "sw:deflate-6"
+        );
+        for bad in [
+            "iaa-spr",
+            "emu:iaa-xyz",
+            "vfio:6a:02.0",
+            "wq:/dev/null",
+            "sw:deflate-iaa",
+            "sw:brotli",
+            "gpu:0",
+        ] {
+            let e = bad.parse::<Spec>().unwrap_err();
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert!("emu:nope".parse::<Spec>().unwrap_err().contains("iaa-spr"));
+    }
+}
