@@ -316,7 +316,7 @@ fn print_caps(c: &CapsReport) {
 fn print_config(c: &ConfigReport) {
     println!("Configuration (read from GRPCFG/WQCFG):");
     println!("  device state     {}", c.device_state);
-    let mut t = Table::new(["group", "WQs", "engines", "rdbuf reserved", "rdbuf allowed"]);
+    let mut t = Table::new(["group", "WQs", "engines", "rdbuf reserved", "rdbuf allowed"]).also_left(&[1, 2]);
     for g in &c.groups {
         let list = |v: Vec<String>| if v.is_empty() { "-".into() } else { v.join(",") };
         t.row([
@@ -338,7 +338,8 @@ fn print_config(c: &ConfigReport) {
         "max transfer",
         "max batch",
         "block on fault",
-    ]);
+    ])
+    .also_left(&[1, 2]);
     for w in c.wqs.iter().filter(|w| w.size > 0 || w.state != "disabled") {
         t.row([
             w.id.to_string(),

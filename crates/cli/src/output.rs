@@ -11,6 +11,7 @@ pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
     left: usize,
+    also_left: Vec<usize>,
     groups: Vec<(String, usize)>,
 }
 
@@ -21,6 +22,7 @@ impl Table {
             header: header.into_iter().map(Into::into).collect(),
             rows: Vec::new(),
             left: 1,
+            also_left: Vec::new(),
             groups: Vec::new(),
         }
     }
@@ -34,6 +36,12 @@ impl Table {
     /// How many leading columns are left-aligned (default 1).
     pub fn left_columns(mut self, n: usize) -> Self {
         self.left = n;
+        self
+    }
+
+    /// Left-aligns these columns too.
+    pub fn also_left(mut self, cols: &[usize]) -> Self {
+        self.also_left.extend_from_slice(cols);
         self
     }
 
@@ -100,7 +108,7 @@ impl Table {
                     line.push_str("  ");
                 }
                 let pad = w - c.chars().count();
-                if i < self.left {
+                if i < self.left || self.also_left.contains(&i) {
                     line.push_str(c);
                     line.extend(std::iter::repeat_n(' ', pad));
                 } else {

@@ -83,7 +83,9 @@ pub fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
     if l.pci.is_empty() {
         println!("  none");
     } else {
-        let mut t = Table::new(["address", "kind", "part", "NUMA", "driver", "IOMMU group"]).left_columns(3);
+        let mut t = Table::new(["address", "kind", "part", "NUMA", "driver", "IOMMU group"])
+            .left_columns(3)
+            .also_left(&[4]);
         for f in &l.pci {
             t.row([
                 f.bdf.to_string(),
@@ -138,7 +140,9 @@ pub fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
         print!("{}", t.render("    "));
     }
     println!("\nEmulated devices (built-in profiles):");
-    let mut t = Table::new(["spec", "kind", "part", "WQs", "engines", "description"]).left_columns(3);
+    let mut t = Table::new(["spec", "kind", "part", "WQs", "engines", "description"])
+        .left_columns(3)
+        .also_left(&[5]);
     for p in &l.emulated {
         t.row([
             p.spec.clone(),
@@ -149,7 +153,6 @@ pub fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
             p.description.clone(),
         ]);
     }
-    // The description column reads better left-aligned: render, then it is last anyway.
     print!("{}", t.render("  "));
     Ok(ExitCode::SUCCESS)
 }

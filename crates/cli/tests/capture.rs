@@ -102,3 +102,19 @@ fn capture_refusals_are_one_line() {
     ])
     .fails(1);
 }
+
+#[test]
+fn capture_without_permission_is_one_clear_line() {
+    // Where this process may not read another's memory (pid 1 outside our namespace, or not
+    // root), the refusal is one line; where it may, there is nothing to check here.
+    if std::fs::read_to_string("/proc/1/maps").is_ok() {
+        return;
+    }
+    let t = TempDir::new("capture");
+    let out = t.join("init.pages");
+    let l = idxd(&["corpus", "capture", "--pid", "1", "--out", out.to_str().unwrap()])
+        .fails(1)
+        .to_string();
+    assert!(l.contains("permission denied"), "{l}");
+    assert!(!out.exists());
+}

@@ -119,7 +119,7 @@ impl Progress {
     pub fn new(total: u64, label: &str) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
         if let Ok(style) =
-            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} pages, {per_sec}, eta {eta}")
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} pages ({percent}%), eta {eta}")
         {
             bar.set_style(style.progress_chars("=> "));
         }
