@@ -140,7 +140,7 @@ pub fn print(a: &BenchArgs, corpus: &Corpus, results: &[RunResult]) {
     for r in results {
         let mut row = vec![r.label.clone()];
         for name in &phases {
-            match r.phases.iter().find(|p| &p.name == name) {
+            match r.phases.iter().find(|p| &p.name == name && p.pages > 0) {
                 Some(p) => row.extend([
                     format!("{:.3}", p.gb_per_s),
                     si(p.pages_per_s),
@@ -148,6 +148,7 @@ pub fn print(a: &BenchArgs, corpus: &Corpus, results: &[RunResult]) {
                     us(p.latency.p99_us),
                     format!("{:.1}", p.cpu_us_per_page),
                 ]),
+                // Not run, or nothing to do (every folio rejected).
                 None => row.extend(std::iter::repeat_n("-".to_string(), 5)),
             }
         }
