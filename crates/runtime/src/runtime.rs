@@ -87,6 +87,16 @@ pub enum DeviceSpec {
         /// Execution mode and fault injection.
         config: EmuConfig,
     },
+    /// An emulated device that reports itself on a given NUMA node (for placement tests and
+    /// multi-node setups).
+    EmulatedOnNode {
+        /// Profile name.
+        profile: String,
+        /// Execution mode and fault injection.
+        config: EmuConfig,
+        /// The node it reports.
+        node: u32,
+    },
     /// A device bound to vfio-pci.
     Vfio {
         /// PCI address.
@@ -260,27 +270,19 @@ pub struct OpenDevice {
     pub node: u32,
     /// A name.
     pub name: String,
+    /// The emulated device behind it, when it is one (its counters show where work went).
+    pub emulated: Option<Arc<idxd_emu::device::EmuDevice>>,
 }
 
 /// Opens a device for the runtime (also used for DSA devices by [`crate::dsa`]).
 pub fn open(spec: &DeviceSpec, wqs: u16) -> Result<OpenDevice, RuntimeError> {
     match spec {
-        DeviceSpec::Emulated { profile, config } => {
-            let b = Arc::new(EmuBacking::from_profile(profile, config.clone())?);
-            let p = b.device().profile().clone();
-            let dev = Device::bring_up(
-                b,
-                &DeviceConfig::dedicated(&p.caps, wqs),
-                BringUpOptions::default(),
-            )?;
-            Ok(OpenDevice {
-                wqs: dev.wqs(),
-                device: Some(dev),
-                kind: p.kind,
-                node: p.numa_node,
-                name: format!("emu:{profile}"),
-            })
-        }
+        DeviceSpec::Emulated { profile, config } => open_emulated(profile, config, None, wqs),
+        DeviceSpec::EmulatedOnNode {
+            profile,
+            config,
+            node,
+        } => open_emulated(profile, config, Some(*node), wqs),
         DeviceSpec::Vfio { bdf } => {
             let root = std::path::Path::new("/");
             let b = Arc::new(idxd_driver::backing::vfio::VfioBacking::open(root, bdf)?);
@@ -300,6 +302,7 @@ pub fn open(spec: &DeviceSpec, wqs: u16) -> Result<OpenDevice, RuntimeError> {
                 kind,
                 node: node as u32,
                 name: format!("vfio:{bdf}"),
+                emulated: None,
             })
         }
         DeviceSpec::KernelWq { path } => {
@@ -333,9 +336,37 @@ pub fn open(spec: &DeviceSpec, wqs: u16) -> Result<OpenDevice, RuntimeError> {
                 kind: wq.kind,
                 node,
                 name: format!("wq:{}", path.display()),
+                emulated: None,
             })
         }
     }
+}
+
+fn open_emulated(
+    profile: &str,
+    config: &EmuConfig,
+    node: Option<u32>,
+    wqs: u16,
+) -> Result<OpenDevice, RuntimeError> {
+    let mut p = idxd_hw::Profile::builtin(profile).map_err(|e| RuntimeError::Config(e.to_string()))?;
+    if let Some(n) = node {
+        p.numa_node = n;
+    }
+    let emu = Arc::new(idxd_emu::device::EmuDevice::new(p.clone(), config.clone()));
+    let b = Arc::new(EmuBacking::new(emu.clone()));
+    let dev = Device::bring_up(
+        b,
+        &DeviceConfig::dedicated(&p.caps, wqs),
+        BringUpOptions::default(),
+    )?;
+    Ok(OpenDevice {
+        wqs: dev.wqs(),
+        device: Some(dev),
+        kind: p.kind,
+        node: p.numa_node,
+        name: format!("emu:{profile}@node{}", p.numa_node),
+        emulated: Some(emu),
+    })
 }
 
 struct Inner {
