@@ -17,8 +17,8 @@ pub(crate) struct Truncated;
 #[derive(Clone, Copy)]
 pub(crate) struct BitReader<'a> {
     input: &'a [u8],
-    /// Next input byte to load.
-    pos: usize,
+    /// The input from the next byte to load (the hot loop needs only this slice).
+    rest: &'a [u8],
     buf: u64,
     /// Valid bits in `buf`, 0..=63.
     bits: u32,
@@ -30,7 +30,7 @@ impl<'a> BitReader<'a> {
     pub(crate) fn new(input: &'a [u8]) -> Self {
         BitReader {
             input,
-            pos: 0,
+            rest: input,
             buf: 0,
             bits: 0,
             overrun: 0,
@@ -40,26 +40,37 @@ impl<'a> BitReader<'a> {
     /// Tops the buffer up to at least 56 bits.
     #[inline(always)]
     pub(crate) fn refill(&mut self) -> Result<(), Truncated> {
-        if let Some(chunk) = self.input.get(self.pos..self.pos + 8) {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(chunk);
-            self.buf |= u64::from_le_bytes(a) << self.bits;
-            self.pos += ((63 - self.bits) >> 3) as usize;
-            self.bits |= 56;
+        self.refill_lagged(0)
+    }
+
+    /// Refills exactly as [`BitReader::refill`] would have before the last `lag` bits were
+    /// consumed (the same bytes loaded, the same bits left; at most 63 together), so a decoder
+    /// that drops bits early keeps the input accounting of one that refills first.
+    #[inline(always)]
+    pub(crate) fn refill_lagged(&mut self, lag: u32) -> Result<(), Truncated> {
+        if let Some(chunk) = self.rest.first_chunk::<8>() {
+            let before = self.bits + lag;
+            self.buf |= u64::from_le_bytes(*chunk) << self.bits;
+            // At most 7 of the 8 bytes there are.
+            self.rest = self
+                .rest
+                .get((63u32.wrapping_sub(before) >> 3) as usize & 7..)
+                .unwrap_or_default();
+            self.bits = (before | 56) - lag;
             Ok(())
         } else {
-            *self = self.refill_slow()?;
+            *self = self.refill_slow(lag)?;
             Ok(())
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn refill_slow(mut self) -> Result<Self, Truncated> {
-        while self.bits <= 56 {
-            let b = match self.input.get(self.pos) {
-                Some(&b) => {
-                    self.pos += 1;
+    fn refill_slow(mut self, lag: u32) -> Result<Self, Truncated> {
+        while self.bits + lag <= 56 {
+            let b = match self.rest.split_first() {
+                Some((&b, rest)) => {
+                    self.rest = rest;
                     b
                 }
                 None => {
@@ -123,12 +134,19 @@ impl<'a> BitReader<'a> {
 
     /// Bits consumed from the start of the input, virtual bits included.
     pub(crate) fn consumed_bits(&self) -> u64 {
-        (self.pos as u64 + self.overrun as u64) * 8 - self.bits as u64
+        let pos = self.input.len() - self.rest.len();
+        (pos as u64 + self.overrun as u64) * 8 - self.bits as u64
     }
 
     /// Whether bits beyond the end of the input have been consumed.
     pub(crate) fn past_end(&self) -> bool {
         self.consumed_bits() > self.input.len() as u64 * 8
+    }
+
+    /// Bits in the buffer.
+    #[inline(always)]
+    pub(crate) fn buffered(&self) -> u32 {
+        self.bits
     }
 
     /// Real input bits not consumed yet.
@@ -144,13 +162,13 @@ impl<'a> BitReader<'a> {
         self.buf = 0;
         self.bits = 0;
         self.overrun = 0;
-        self.pos = self.input.len();
+        self.rest = &[];
         usize::try_from(p).unwrap_or(usize::MAX)
     }
 
     /// Continues reading at byte `pos` (<= input length) with an empty buffer.
     pub(crate) fn restart_at(&mut self, pos: usize) {
-        self.pos = pos.min(self.input.len());
+        self.rest = self.input.get(pos..).unwrap_or_default();
         self.buf = 0;
         self.bits = 0;
         self.overrun = 0;
@@ -192,6 +210,35 @@ mod tests {
             assert!(n < 100);
         }
         assert!(r.past_end());
+    }
+
+    #[test]
+    fn lagged_refill_matches_refill_first() {
+        // Dropping `lag` bits and then refilling as if they were still there leaves the reader
+        // where refilling first and dropping them after does, near the end of the input too.
+        let data: Vec<u8> = (0..40u32).map(|i| (i.wrapping_mul(37) ^ 0x5a) as u8).collect();
+        for len in [0, 3, 9, 16, 40] {
+            for skip in 0..60 {
+                for lag in 0..6 {
+                    let mut a = BitReader::new(&data[..len]);
+                    let _ = a.refill();
+                    // Leave at least the `lag` bits to drop buffered, as the decoder does.
+                    a.consume(skip.min(a.buffered() - lag));
+                    let mut b = a;
+                    let ra = a.refill().map(|()| a.take(lag));
+                    let v = b.take(lag);
+                    let rb = b.refill_lagged(lag);
+                    assert_eq!(ra.is_ok(), rb.is_ok(), "{len} {skip} {lag}");
+                    if ra.is_ok() {
+                        assert_eq!(ra, Ok(v));
+                        assert_eq!(a.consumed_bits(), b.consumed_bits());
+                        assert_eq!(a.buffered(), b.buffered());
+                        assert_eq!(a.read(20), b.read(20));
+                        assert_eq!(a.consumed_bits(), b.consumed_bits());
+                    }
+                }
+            }
+        }
     }
 
     #[test]

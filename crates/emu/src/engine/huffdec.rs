@@ -4,6 +4,11 @@
 //! An entry is a `u32`: bits 7:0 the number of input bits it accounts for, 11:8 extra bits
 //! (or, for a [`Kind::Sub`] entry, the index width of the sub-table), 15:12 the kind, 31:16
 //! the value (literal byte, length or distance base, code-length symbol, sub-table offset).
+//!
+//! The bits a length or distance entry accounts for include its extra bits: the decoder drops
+//! code and extra bits with one shift and reads the extra bits from the bits it had before
+//! (off the critical path of the next lookup). In a sub-table the count leaves out the `root`
+//! bits of the direct table.
 
 use std::sync::OnceLock;
 
@@ -79,6 +84,20 @@ pub(crate) const K_SUB: u32 = Kind::Sub as u32;
 pub(crate) const K_BAD_SYM: u32 = Kind::BadSym as u32;
 pub(crate) const K_DIST: u32 = Kind::Dist as u32;
 
+/// Whether `e` is of kind `k` (one test of the kind field).
+#[inline(always)]
+pub(crate) const fn is_kind(e: u32, k: u32) -> bool {
+    e & (0xf << 12) == k << 12
+}
+
+/// The extra bits of a length or distance entry `e`, read from `saved`, the input bits as they
+/// were before the entry's `e_bits(e)` bits (code, then extra bits) were consumed.
+#[inline(always)]
+pub(crate) const fn extra_value(saved: u64, e: u32) -> u32 {
+    let code_len = e_bits(e).wrapping_sub(e_extra(e));
+    (saved.wrapping_shr(code_len) as u32) & ((1u32 << e_extra(e)) - 1)
+}
+
 /// The shape of a set of code lengths.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Shape {
@@ -141,6 +160,10 @@ pub(crate) static CL_MEANING: [u32; 19] = {
     t
 };
 
+/// Slots of the counting sort in [`build`]: room for every symbol (at most 320), a power of
+/// two so that a masked index needs no bounds check.
+const SORT_SLOTS: usize = 512;
+
 /// Builds the decoding table for `lengths` (each <= 15) into `table`, `root` bits direct.
 ///
 /// Over-subscribed and incomplete codes are refused, except the single one-bit code; an
@@ -158,12 +181,7 @@ pub(crate) fn build(
     let lengths = &lengths[..n];
     let half = n / 2;
     let mut part = [[0u32; 16]; 4];
-    for (k, (pa, pb)) in lengths[..half]
-        .chunks(2)
-        .zip(lengths[half..].chunks(2))
-        .enumerate()
-    {
-        let _ = k;
+    for (pa, pb) in lengths[..half].chunks(2).zip(lengths[half..].chunks(2)) {
         for (j, &l) in pa.iter().enumerate() {
             part[j][(l & 15) as usize] += 1;
         }
@@ -178,10 +196,8 @@ pub(crate) fn build(
         }
     }
     let mut count = [0u32; 16];
-    let mut count_a = [0u32; 16];
     for i in 1..16 {
-        count_a[i] = part[0][i] + part[1][i];
-        count[i] = count_a[i] + part[2][i] + part[3][i];
+        count[i] = part[0][i] + part[1][i] + part[2][i] + part[3][i];
     }
     let mut left: i64 = 1;
     for &c in &count[1..] {
@@ -211,48 +227,34 @@ pub(crate) fn build(
     }
 
     // Symbols in canonical order (by length, then by symbol): a counting sort whose two
-    // halves fill their own slots independently.
+    // halves fill their own slots independently. Unused symbols (length 0) go last, so every
+    // symbol is stored without a test.
     let mut offs_a = [0usize; 16];
     let mut offs_b = [0usize; 16];
     let mut start = 0usize;
-    for l in 1..16 {
+    for l in (1..16).chain(0..1) {
         offs_a[l] = start;
-        offs_b[l] = start + count_a[l] as usize;
-        start += count[l] as usize;
+        offs_b[l] = start + (part[0][l] + part[1][l]) as usize;
+        start += (part[0][l] + part[1][l] + part[2][l] + part[3][l]) as usize;
     }
-    let mut sorted = [0u16; 320];
+    let mut sorted = [0u16; SORT_SLOTS];
     for i in 0..n - half {
         if i < half {
             let la = (lengths[i] & 15) as usize;
-            if la != 0 {
-                if let Some(slot) = sorted.get_mut(offs_a[la]) {
-                    *slot = i as u16;
-                }
-                offs_a[la] += 1;
-            }
+            sorted[offs_a[la] & (SORT_SLOTS - 1)] = i as u16;
+            offs_a[la] += 1;
         }
         let lb = (lengths[half + i] & 15) as usize;
-        if lb != 0 {
-            if let Some(slot) = sorted.get_mut(offs_b[lb]) {
-                *slot = (half + i) as u16;
-            }
-            offs_b[lb] += 1;
-        }
+        sorted[offs_b[lb] & (SORT_SLOTS - 1)] = (half + i) as u16;
+        offs_b[lb] += 1;
     }
     let sorted = &sorted[..(total as usize).min(320)];
     let max_len = (1..16).rev().find(|&l| count[l] != 0).unwrap_or(0) as u32;
 
-    let mut remaining = count;
-    let mut code: u32 = 0;
-    let mut cur_len = 0u32;
-    let mut next_free = root_size;
-    let mut sub_prefix = usize::MAX;
-    let mut sub_off = 0usize;
-    let mut sub_bits = 0u32;
     // The direct table is filled at the size of the current code length (each code writes
     // its one slot) and doubled by copying as the length grows, which replicates every
-    // shorter code into all the slots that start with it.
-    let mut filled = 0u32;
+    // shorter code into all the slots that start with it. Codes go a length at a time: the
+    // codes of one length are consecutive, and so are their symbols in `sorted`.
     let grow = |table: &mut [u32], filled: &mut u32, to: u32| {
         while *filled < to {
             let half = 1usize << *filled;
@@ -260,24 +262,46 @@ pub(crate) fn build(
             *filled += 1;
         }
     };
-    for &sym in sorted {
-        let sym = sym as usize;
-        let len = (lengths[sym] & 15) as u32;
-        code <<= len - cur_len;
-        cur_len = len;
-        let base = meaning.get(sym).copied().unwrap_or(entry(Kind::BadSym, 0, 0, 0));
-        let rev = reverse15(code, len);
-        if len <= root {
+    let bad_sym = entry(Kind::BadSym, 0, 0, 0);
+    // Canonical code of the first code of the current length; codes placed so far.
+    let mut code: u32 = 0;
+    let mut done = 0usize;
+    let mut filled = 0u32;
+    for len in 1..=max_len.min(root) {
+        let c = count[len as usize] as usize;
+        if c != 0 {
             if filled == 0 {
                 filled = len;
             }
             grow(&mut table[..root_size], &mut filled, len);
-            table[rev] = base | len;
-        } else {
-            if filled == 0 {
-                filled = root;
+            let syms = sorted.get(done..done + c).unwrap_or_default();
+            for (&sym, cd) in syms.iter().zip(code..) {
+                let base = meaning.get(sym as usize).copied().unwrap_or(bad_sym);
+                table[reverse15(cd, len)] = base | (len + e_extra(base));
             }
-            grow(&mut table[..root_size], &mut filled, root);
+            done += c;
+        }
+        code = (code + c as u32) << 1;
+    }
+    // A complete or single-code code always has a code of at most `root` bits (fewer than
+    // 2^root symbols), so the direct table has been started.
+    if filled == 0 {
+        filled = root;
+    }
+    grow(&mut table[..root_size], &mut filled, root);
+
+    // Longer codes: a sub-table per `root`-bit prefix.
+    let mut remaining = count;
+    let mut next_free = root_size;
+    let mut sub_prefix = usize::MAX;
+    let mut sub_off = 0usize;
+    let mut sub_bits = 0u32;
+    for len in root + 1..=max_len {
+        let c = count[len as usize] as usize;
+        let syms = sorted.get(done..done + c).unwrap_or_default();
+        for (&sym, cd) in syms.iter().zip(code..) {
+            let base = meaning.get(sym as usize).copied().unwrap_or(bad_sym);
+            let rev = reverse15(cd, len);
             let prefix = rev & (root_size - 1);
             if prefix != sub_prefix {
                 // Size the sub-table to hold every remaining code with this prefix.
@@ -302,19 +326,16 @@ pub(crate) fn build(
                 sub_bits = bits;
                 next_free += size;
             }
-            // Only long codes need the count of codes still to place (for sub-table sizes).
             remaining[len as usize] -= 1;
-            let e = base | (len - root);
+            let e = base | (len - root + e_extra(base));
             let mut i = rev >> root;
             while i < 1 << sub_bits {
                 table[sub_off + i] = e;
                 i += 1 << (len - root);
             }
         }
-        code += 1;
-    }
-    if filled != 0 {
-        grow(&mut table[..root_size], &mut filled, root);
+        done += c;
+        code = (code + c as u32) << 1;
     }
     Ok(shape)
 }
@@ -410,6 +431,19 @@ mod tests {
         assert_eq!(e_kind(e), K_BAD_SYM);
         let (e, n) = decode(&f.dist, DIST_ROOT, 0b10000);
         assert_eq!((e_kind(e), e_value(e), n), (K_DIST, 2, 5));
+        // Length 265 (base 11, one extra bit) is 0001001; its entry counts the extra bit too,
+        // which is read from above the code.
+        for extra in 0..2u64 {
+            let bits = 0b100_1000 | extra << 7;
+            let (e, n) = decode(&f.ll, LL_ROOT, bits);
+            assert_eq!((e_kind(e), e_value(e), n), (K_LEN, 11, 8));
+            assert_eq!(extra_value(bits, e), extra as u32);
+        }
+        // Distance 4 (base 5, one extra bit) is 00100, here followed by extra bit 1.
+        let bits = 0b10_0100;
+        let (e, n) = decode(&f.dist, DIST_ROOT, bits);
+        assert_eq!((e_kind(e), e_value(e), n), (K_DIST, 5, 6));
+        assert_eq!(extra_value(bits, e), 1);
     }
 
     #[test]

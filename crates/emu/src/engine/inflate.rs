@@ -6,9 +6,9 @@ use idxd_hw::{AnalyticsError, DecompressFlags};
 use super::bitreader::{BitReader, Truncated};
 use super::checksum::CrcKind;
 use super::huffdec::{
-    build, e_bits, e_extra, e_kind, e_value, fixed_tables, Shape, TreeError, CL_MEANING, CL_ROOT, CL_TABLE,
-    DIST_MEANING, DIST_ROOT, DIST_TABLE, K_BAD_SYM, K_DIST, K_EOB, K_LEN, K_LIT, K_SUB, LL_MEANING, LL_ROOT,
-    LL_TABLE,
+    build, e_bits, e_extra, e_kind, e_value, entry, extra_value, fixed_tables, is_kind, Kind, Shape,
+    TreeError, CL_MEANING, CL_ROOT, CL_TABLE, DIST_MEANING, DIST_ROOT, DIST_TABLE, K_BAD_SYM, K_DIST, K_EOB,
+    K_LEN, K_LIT, K_SUB, LL_MEANING, LL_ROOT, LL_TABLE,
 };
 use super::output::{copy_match, push, Output, Side, SCRATCH};
 use super::tables::{CL_ORDER, WINDOW};
@@ -235,6 +235,10 @@ fn stored(br: &mut BitReader<'_>, o: &mut Output<'_>) -> Result<(), EngineError>
     o.extend(data)
 }
 
+/// Bytes past the last code length that the run stores of [`dynamic_header`] may write: a run
+/// (at most 138) is stored 16 bytes at a time, so up to 15 past its end.
+const LENS_SLACK: usize = 16;
+
 /// Reads a dynamic block header and builds its tables.
 fn read_dynamic_header(br: &mut BitReader<'_>, ll: &mut [u32], dist: &mut [u32]) -> Result<(), EngineError> {
     // A local copy of the reader stays in registers; it goes back whatever the outcome.
@@ -266,7 +270,8 @@ fn dynamic_header(br: &mut BitReader<'_>, ll: &mut [u32], dist: &mut [u32]) -> R
     }
 
     let total = hlit + hdist;
-    let mut lens = [0u8; 286 + 30];
+    // Room for the fixed-width stores below past the last length.
+    let mut lens = [0u8; 286 + 30 + LENS_SLACK];
     let mut i = 0;
     while i < total {
         // A code-length symbol takes at most 7 + 7 bits.
@@ -295,9 +300,19 @@ fn dynamic_header(br: &mut BitReader<'_>, ll: &mut [u32], dist: &mut [u32]) -> R
                 AnalyticsError::BadDistCodeLengths
             }));
         }
-        // The lengths start out zero and are written once, in order: zero runs need no store.
-        if value != 0 {
-            lens[i..i + run].fill(value);
+        // Runs are stored with fixed-width writes (no call to memset for a handful of bytes)
+        // that may spill past the run; the lengths are written in order, so whatever spills is
+        // overwritten by the next run, and what spills past the last one is never read.
+        match sym {
+            0..=15 => lens[i] = value,
+            16 => lens[i..i + 8].copy_from_slice(&[value; 8]),
+            _ => {
+                let mut k = i;
+                while k < i + run {
+                    lens[k..k + 16].copy_from_slice(&[0; 16]);
+                    k += 16;
+                }
+            }
         }
         i += run;
     }
@@ -321,26 +336,74 @@ fn dynamic_header(br: &mut BitReader<'_>, ll: &mut [u32], dist: &mut [u32]) -> R
     }
 }
 
-/// Looks an entry up, following a sub-table link. The caller has refilled.
+/// Looks an entry up, following a sub-table link, and consumes its bits. The caller has
+/// refilled. The entry returned counts every bit it consumed (the direct table's included).
 #[inline(always)]
 fn lookup(br: &mut BitReader<'_>, table: &[u32], root: u32) -> u32 {
-    let bits = br.peek();
-    let e = table[(bits & ((1 << root) - 1)) as usize];
-    if e_kind(e) != K_SUB {
-        br.consume(e_bits(e));
-        return e;
+    let e = table[(br.peek() & ((1 << root) - 1)) as usize];
+    if is_kind(e, K_SUB) {
+        return sub_lookup(br, table, root, e);
     }
-    let sub = e_value(e) as usize + ((bits >> root) & ((1 << e_extra(e)) - 1)) as usize;
-    let s = table.get(sub).copied().unwrap_or(0);
-    br.consume(root + e_bits(s));
-    s
+    br.consume(e_bits(e));
+    e
 }
 
-/// Literals decoded in a row between two refills: a refill leaves at least 56 bits and a
-/// literal/length code takes at most 15, so three lookups always have their bits.
-const LITERALS_PER_REFILL: u32 = 3;
+/// Follows the sub-table link `e` (found under the next `root` bits) and consumes the code.
+#[inline(always)]
+fn sub_lookup(br: &mut BitReader<'_>, table: &[u32], root: u32, e: u32) -> u32 {
+    let bits = br.peek();
+    let sub = e_value(e) as usize + ((bits >> root) & ((1 << e_extra(e)) - 1)) as usize;
+    // Always in the table: `build` places every sub-table inside it.
+    let s = table.get(sub).copied().unwrap_or(BAD_CODE);
+    let n = root + e_bits(s);
+    br.consume(n);
+    (s & !0xff) | n
+}
+
 /// Bits a match needs after its length code: 5 extra, 15 distance code, 13 extra.
 const MATCH_TAIL_BITS: u32 = 33;
+
+/// Symbols decoded in a row between two refills: a refill leaves at least 56 bits, a literal
+/// code takes at most 15 bits and a length code with its extra bits at most 20, so two
+/// literals and anything else always have their bits.
+const LITERALS_PER_REFILL: u32 = 3;
+
+/// An entry for no code, for the lookup that cannot miss.
+const BAD_CODE: u32 = entry(Kind::BadCode, 0, 0, 0);
+
+/// Decodes up to `left` more literal/length symbols without a refill, stopping after the first
+/// that is not a literal. Returns the reader and the write position (also after an error:
+/// whether the reader went past the end decides the error reported), and the last entry (a
+/// literal entry when all were literals) with the input bits as they were before it.
+#[cold]
+#[inline(never)]
+fn more_symbols<'a>(
+    mut br: BitReader<'a>,
+    out: &mut [u8],
+    mut pos: usize,
+    side: &mut Side,
+    ll: &[u32],
+    left: u32,
+) -> (BitReader<'a>, usize, Result<(u32, u64), EngineError>) {
+    let mut e = 0;
+    let mut saved = 0;
+    for _ in 0..left {
+        saved = br.peek();
+        e = ll[(saved & ((1 << LL_ROOT) - 1)) as usize];
+        if is_kind(e, K_SUB) {
+            e = sub_lookup(&mut br, ll, LL_ROOT, e);
+        } else {
+            br.consume(e_bits(e));
+        }
+        if !is_kind(e, K_LIT) {
+            break;
+        }
+        if let Err(err) = push(out, &mut pos, side, e_value(e) as u8) {
+            return (br, pos, Err(err));
+        }
+    }
+    (br, pos, Ok((e, saved)))
+}
 
 /// The symbols of one Huffman block, up to and including its end-of-block code.
 fn huffman(br: &mut BitReader<'_>, o: &mut Output<'_>, ll: &[u32], dist: &[u32]) -> Result<(), EngineError> {
@@ -364,52 +427,73 @@ fn huffman_loop(
 ) -> Result<(), EngineError> {
     let ll = &ll[..LL_TABLE];
     let dist = &dist[..DIST_TABLE];
+    const LL_MASK: u64 = (1 << LL_ROOT) - 1;
     'refill: loop {
         br.refill()?;
-        let mut e = 0;
-        for _ in 0..LITERALS_PER_REFILL {
-            // Literals straight from the direct table take one test; everything else (sub-table
-            // links included) goes the longer way.
-            e = ll[(br.peek() & ((1 << LL_ROOT) - 1)) as usize];
-            if e_kind(e) == K_LIT {
+        // Up to three literals straight from the direct table, unrolled.
+        let mut saved = br.peek();
+        let mut e = ll[(saved & LL_MASK) as usize];
+        let mut left = LITERALS_PER_REFILL - 1;
+        if is_kind(e, K_LIT) {
+            br.consume(e_bits(e));
+            push(out, pos, side, e_value(e) as u8)?;
+            saved = br.peek();
+            e = ll[(saved & LL_MASK) as usize];
+            left -= 1;
+            if is_kind(e, K_LIT) {
                 br.consume(e_bits(e));
                 push(out, pos, side, e_value(e) as u8)?;
-                continue;
-            }
-            if e_kind(e) == K_SUB {
-                e = lookup(br, ll, LL_ROOT);
-                if e_kind(e) == K_LIT {
+                saved = br.peek();
+                e = ll[(saved & LL_MASK) as usize];
+                left -= 1;
+                if is_kind(e, K_LIT) {
+                    br.consume(e_bits(e));
                     push(out, pos, side, e_value(e) as u8)?;
-                    continue;
+                    continue 'refill;
                 }
-            } else {
-                br.consume(e_bits(e));
             }
-            break;
         }
-        if e_kind(e) == K_LIT {
-            continue 'refill;
-        }
-        br.ensure(MATCH_TAIL_BITS)?;
-        match e_kind(e) {
-            K_LEN => {
-                let len = (e_value(e) + br.take(e_extra(e))) as usize;
-                let d = lookup(br, dist, DIST_ROOT);
-                if e_kind(d) != K_DIST {
-                    return Err(err(AnalyticsError::BadDistCode));
+        if is_kind(e, K_SUB) {
+            e = sub_lookup(br, ll, LL_ROOT, e);
+            if is_kind(e, K_LIT) {
+                push(out, pos, side, e_value(e) as u8)?;
+                // The symbols this refill still has bits for, the long way.
+                let (r, p, res) = more_symbols(*br, out, *pos, side, ll, left);
+                (*br, *pos) = (r, p);
+                (e, saved) = res?;
+                if is_kind(e, K_LIT) {
+                    continue 'refill;
                 }
-                let distance = (e_value(d) + br.take(e_extra(d))) as usize;
-                if distance > WINDOW {
-                    return Err(err(AnalyticsError::DistanceTooFar));
-                }
-                if distance > side.total(*pos) {
-                    return Err(err(AnalyticsError::RefBeforeStart));
-                }
-                copy_match(out, pos, side, distance, len)?;
             }
-            K_EOB => return Ok(()),
-            K_BAD_SYM => return Err(err(AnalyticsError::BadLength)),
-            _ => return Err(err(AnalyticsError::BadLlCode)),
+        } else {
+            br.consume(e_bits(e));
         }
+        if !is_kind(e, K_LEN) {
+            return match e_kind(e) {
+                K_EOB => Ok(()),
+                K_BAD_SYM => Err(err(AnalyticsError::BadLength)),
+                _ => Err(err(AnalyticsError::BadLlCode)),
+            };
+        }
+        let len = (e_value(e) + extra_value(saved, e)) as usize;
+        // A distance code and its extra bits take at most 15 + 13 bits. (Refilled as if before
+        // the length's extra bits were dropped: the input accounting, and so where a truncated
+        // stream stops, is that of a decoder reading the extra bits after the refill.)
+        if br.buffered() + e_extra(e) < MATCH_TAIL_BITS {
+            br.refill_lagged(e_extra(e))?;
+        }
+        let saved = br.peek();
+        let d = lookup(br, dist, DIST_ROOT);
+        if !is_kind(d, K_DIST) {
+            return Err(err(AnalyticsError::BadDistCode));
+        }
+        let distance = (e_value(d) + extra_value(saved, d)) as usize;
+        if distance > WINDOW {
+            return Err(err(AnalyticsError::DistanceTooFar));
+        }
+        if distance > side.total(*pos) {
+            return Err(err(AnalyticsError::RefBeforeStart));
+        }
+        copy_match(out, pos, side, distance, len)?;
     }
 }

@@ -142,7 +142,7 @@ impl Side {
         }
     }
 
-    /// Byte-by-byte match copy near the end of the buffer.
+    /// Match copy near the end of the buffer: exact when the match fits, else byte by byte.
     #[cold]
     #[inline(never)]
     fn copy_match_slow(
@@ -152,6 +152,16 @@ impl Side {
         dist: usize,
         len: usize,
     ) -> Result<usize, EngineError> {
+        if let Some(w) = pos.checked_sub(dist).and_then(|src| buf.get_mut(src..pos + len)) {
+            if dist >= len {
+                w.copy_within(..len, dist);
+            } else {
+                for i in 0..len {
+                    w[dist + i] = w[i];
+                }
+            }
+            return Ok(pos + len);
+        }
         for _ in 0..len {
             if pos >= buf.len() {
                 pos = self.make_room(buf, pos)?;
@@ -198,38 +208,39 @@ pub(crate) fn copy_match(
         *pos = side.copy_match_slow(buf, p, dist, len)?;
         return Ok(());
     }
-    let src = p - dist;
+    // The source start to the end of the slack: the copy below stays inside it.
+    let w = &mut buf[p - dist..][..dist + len + COPY_SLACK];
     if dist >= COPY_SLACK {
         // Whole words at a time; every word reads bytes already written (dist >= its size).
         // May write up to COPY_SLACK - 1 bytes past the match, inside the buffer (overwritten
         // later or unused).
-        let mut s = src;
-        let mut d = p;
-        while d < p + len {
-            let mut w = [0u8; COPY_SLACK];
-            w.copy_from_slice(&buf[s..s + COPY_SLACK]);
-            buf[d..d + COPY_SLACK].copy_from_slice(&w);
-            s += COPY_SLACK;
-            d += COPY_SLACK;
-        }
+        copy_words::<COPY_SLACK>(w, dist, len);
     } else if dist >= 8 {
-        let mut s = src;
-        let mut d = p;
-        while d < p + len {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&buf[s..s + 8]);
-            buf[d..d + 8].copy_from_slice(&w);
-            s += 8;
-            d += 8;
-        }
+        copy_words::<8>(w, dist, len);
     } else if dist == 1 {
-        let b = buf[src];
-        buf[p..p + len].fill(b);
+        let b = w[0];
+        w[1..1 + len].fill(b);
     } else {
         for i in 0..len {
-            buf[p + i] = buf[src + i];
+            w[dist + i] = w[i];
         }
     }
     *pos = p + len;
     Ok(())
+}
+
+/// Copies `len` (>= 1) bytes from the start of `w` to `dist` (>= N) bytes further, N bytes at a
+/// time; `w` holds at least `dist + len + N - 1` bytes.
+#[inline(always)]
+fn copy_words<const N: usize>(w: &mut [u8], dist: usize, len: usize) {
+    let mut i = 0;
+    loop {
+        let mut c = [0u8; N];
+        c.copy_from_slice(&w[i..i + N]);
+        w[i + dist..i + dist + N].copy_from_slice(&c);
+        i += N;
+        if i >= len {
+            break;
+        }
+    }
 }
