@@ -140,9 +140,12 @@ fn shared_wq_with_enqcmd_retries() {
 
 #[test]
 fn limited_portal_threshold_and_dedicated_overfill() {
-    // A slow first descriptor keeps the engine busy while we fill the WQ.
+    // Every descriptor is slow, so each accepted one keeps occupying the WQ (queued or running
+    // on one of the engines) while the next portal write is answered.
     let inject = InjectConfig {
-        schedule: vec![(0, Fault::Slow(Duration::from_millis(300)))],
+        schedule: (0..8)
+            .map(|s| (s, Fault::Slow(Duration::from_millis(300))))
+            .collect(),
         ..Default::default()
     };
     let cfg = EmuConfig {
