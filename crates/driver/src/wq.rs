@@ -321,28 +321,31 @@ impl Wq {
         }
     }
 
+    /// Builds a descriptor whose completion record is the slot's, and submits it.
+    fn submit_built(
+        &self,
+        s: &Submit,
+        build: impl FnOnce(&Submit) -> Result<[u8; 64], idxd_hw::BuildError>,
+    ) -> Result<Ticket, DriverError> {
+        let s = self.submit_for(s);
+        self.submit_bytes(
+            |rec| {
+                Ok(DescBytes(build(&Submit {
+                    completion_addr: rec,
+                    ..s
+                })?))
+            },
+            None,
+        )
+    }
+
     /// Submits a DSA operation. `s` gives interrupt, fence, block-on-fault and cache control;
     /// the completion record is the driver's.
     pub fn submit_dsa(&self, op: &DsaOp, s: &Submit) -> Result<Ticket, DriverError> {
         if self.kind != DeviceKind::Dsa {
             return Err(DriverError::Unsupported("DSA operations on an IAA WQ"));
         }
-        let s = self.submit_for(s);
-        self.submit_bytes(
-            |rec| {
-                Ok(DescBytes(
-                    op.build(
-                        &Submit {
-                            completion_addr: rec,
-                            ..s
-                        },
-                        &self.limits,
-                    )?
-                    .to_bytes(),
-                ))
-            },
-            None,
-        )
+        self.submit_built(s, |s| Ok(op.build(s, &self.limits)?.to_bytes()))
     }
 
     /// Submits an IAA operation.
@@ -350,22 +353,7 @@ impl Wq {
         if self.kind != DeviceKind::Iaa {
             return Err(DriverError::Unsupported("IAA operations on a DSA WQ"));
         }
-        let s = self.submit_for(s);
-        self.submit_bytes(
-            |rec| {
-                Ok(DescBytes(
-                    op.build(
-                        &Submit {
-                            completion_addr: rec,
-                            ..s
-                        },
-                        &self.limits,
-                    )?
-                    .to_bytes(),
-                ))
-            },
-            None,
-        )
+        self.submit_built(s, |s| Ok(op.build(s, &self.limits)?.to_bytes()))
     }
 
     /// Submits a DSA batch: the members are written to a descriptor list in DMA memory, each
