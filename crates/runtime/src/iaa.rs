@@ -250,9 +250,8 @@ impl Codec for IaaCodec {
                 let lane = &mut self.comp[li];
                 let staged = lane.src.write(0, j.src).and_then(|_| match self.opts.mode {
                     IaaMode::Fixed => Ok(()),
-                    IaaMode::Dynamic => lane
-                        .aecs
-                        .write(0, idxd_emu::engine::dynamic_aecs(j.src).as_bytes()),
+                    // The statistics pass starts from an empty AECS.
+                    IaaMode::Dynamic => lane.aecs.write(0, CompressAecs::new().as_bytes()),
                 });
                 if let Err(e) = staged {
                     j.result = Some(Err(self.driver_err(&e)));
@@ -275,6 +274,9 @@ impl Codec for IaaCodec {
                         aecs_select: false,
                     },
                 ));
+            }
+            if self.opts.mode == IaaMode::Dynamic {
+                ops = self.statistics_pass(chunk, ops);
             }
             let sub: Vec<(usize, IaaOp)> = ops.iter().map(|(_, l, op)| (*l, *op)).collect();
             let tickets: Vec<(usize, Result<Ticket, DriverError>)> = sub
@@ -372,6 +374,71 @@ impl Codec for IaaCodec {
 }
 
 impl IaaCodec {
+    /// Dynamic mode, the IAA 1.0 way: a statistics-mode compress job per request on the
+    /// device (histograms written back into the lane's AECS), a length-limited Huffman table
+    /// and the dynamic block header built in software from them
+    /// ([`idxd_emu::engine::aecs_from_statistics`]), written into the AECS for the compress
+    /// pass. Returns the compress ops whose statistics pass succeeded; the others get their
+    /// error.
+    fn statistics_pass(
+        &mut self,
+        chunk: &mut [Job<'_>],
+        ops: Vec<(usize, usize, IaaOp)>,
+    ) -> Vec<(usize, usize, IaaOp)> {
+        let stats: Vec<(usize, IaaOp)> = ops
+            .iter()
+            .map(|(_, li, op)| {
+                let mut s = *op;
+                if let IaaOp::Compress {
+                    flags, aecs_write, ..
+                } = &mut s
+                {
+                    *flags = CompressFlags::STATS_MODE.with_end_processing(EndProcessing::Eob);
+                    *aecs_write = AecsWrite::Always;
+                }
+                (*li, s)
+            })
+            .collect();
+        let tickets: Vec<(usize, Result<Ticket, DriverError>)> = stats
+            .iter()
+            .map(|(l, _)| *l)
+            .zip(self.submit(&self.comp, &stats))
+            .collect();
+        let records = self.wait(&self.comp, &tickets);
+        let mut keep = Vec::with_capacity(ops.len());
+        for ((i, li, op), rec) in ops.into_iter().zip(records) {
+            let built = match rec {
+                Ok(r) if r.status().code == IaaStatus::Success.code() => {
+                    let lane = &mut self.comp[li];
+                    let mut img = vec![0u8; idxd_hw::aecs::COMPRESS_AECS_SIZE];
+                    lane.aecs
+                        .read(0, &mut img)
+                        .map_err(|e| self.driver_err(&e))
+                        .and_then(|_| {
+                            CompressAecs::from_bytes(&img).map_err(|e| {
+                                self.err(ErrorKind::DeviceError, Some(&r))
+                                    .with_detail(e.to_string())
+                            })
+                        })
+                        .and_then(|stats| {
+                            let (aecs, _) = idxd_emu::engine::aecs_from_statistics(&stats);
+                            self.comp[li]
+                                .aecs
+                                .write(0, aecs.as_bytes())
+                                .map_err(|e| self.driver_err(&e))
+                        })
+                }
+                Ok(r) => Err(self.classify(&r, true)),
+                Err(e) => Err(e),
+            };
+            match built {
+                Ok(()) => keep.push((i, li, op)),
+                Err(e) => chunk[i].result = Some(Err(e)),
+            }
+        }
+        keep
+    }
+
     /// Verify-after-compress: decompress each fresh output with output suppressed and compare
     /// the CRC of what it would produce with the CRC the compress job reported.
     fn verify(&mut self, chunk: &mut [Job<'_>], items: &[(usize, usize, usize, u32)]) {

@@ -217,3 +217,52 @@ fn contexts_prefer_devices_on_their_numa_node_and_split_wqs() {
     assert_eq!(ctx.decompress(&[&out[..n]], &mut [&mut back])[0], Ok(4096));
     assert_eq!(back, pages[0]);
 }
+
+#[test]
+fn dynamic_mode_runs_a_statistics_pass_on_the_device_and_beats_fixed() {
+    let (pages, _) = idxd_runtime::corpus::pages_or_builtin(512);
+    let pages: Vec<Vec<u8>> = pages
+        .into_iter()
+        .filter(|p| p.iter().any(|&b| b != 0))
+        .take(64)
+        .collect();
+    let srcs: Vec<&[u8]> = pages.iter().map(|p| p.as_slice()).collect();
+    let mut sizes = Vec::new();
+    for mode in [IaaMode::Fixed, IaaMode::Dynamic] {
+        let rt = RuntimeBuilder::new()
+            .algorithm(Algorithm::Iaa(mode))
+            .verify(true)
+            .fallback(false)
+            .build()
+            .unwrap();
+        let mut ctx = rt.context();
+        let mut outs = vec![vec![0u8; 4096]; pages.len()];
+        let mut dsts: Vec<&mut [u8]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+        let r = ctx.compress(&srcs, &mut dsts);
+        let mut total = 0usize;
+        for (k, res) in r.iter().enumerate() {
+            let n = match res {
+                Ok(n) => *n,
+                Err(e) if e.kind == idxd_runtime::ErrorKind::DoesNotFit => 4096,
+                Err(e) => panic!("{mode:?}: {e}"),
+            };
+            total += n;
+            if n < 4096 {
+                let mut back = vec![0u8; 4096];
+                assert_eq!(ctx.decompress(&[&outs[k][..n]], &mut [&mut back])[0], Ok(4096));
+                assert_eq!(back, pages[k]);
+            }
+        }
+        let dev = rt.devices()[0].emulated.as_ref().unwrap().counters();
+        // Fixed: one compress descriptor per request; dynamic: statistics pass + compress pass.
+        let per = if mode == IaaMode::Dynamic { 2 } else { 1 };
+        assert_eq!(dev.opcode(0x43), per * pages.len() as u64, "{mode:?}");
+        sizes.push(total);
+    }
+    assert!(
+        sizes[1] < sizes[0],
+        "dynamic {} bytes vs fixed {}",
+        sizes[1],
+        sizes[0]
+    );
+}

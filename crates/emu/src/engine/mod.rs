@@ -61,7 +61,7 @@ pub use crc64::{crc64, crc64_width};
 pub use error::EngineError;
 pub use inflate::{decompress, DecompressDone, StreamEnd};
 pub use modes::{
-    compress_page_dynamic, compress_page_fixed, dynamic_aecs, dynamic_aecs_with_choice, page_flags,
-    TableChoice,
+    aecs_from_statistics, compress_page_dynamic, compress_page_fixed, dynamic_aecs, dynamic_aecs_with_choice,
+    page_flags, TableChoice,
 };
 pub use tables::WINDOW;

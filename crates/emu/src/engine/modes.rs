@@ -52,6 +52,14 @@ pub fn dynamic_aecs_with_choice(input: &[u8]) -> (CompressAecs, TableChoice) {
         // Statistics mode with defined flags does not fail; stay correct if it ever did.
         return (CompressAecs::fixed(), TableChoice::FixedCheaper);
     }
+    aecs_from_statistics(&stats)
+}
+
+/// The second half of dynamic mode: builds the dynamic-block AECS (or falls back to the fixed
+/// one, see [`dynamic_aecs_with_choice`]) from an AECS that a statistics-mode compress job
+/// (end processing "append EOB") wrote back, on a device or in this engine. This is what a
+/// driver does between the device's statistics pass and its compress pass.
+pub fn aecs_from_statistics(stats: &CompressAecs) -> (CompressAecs, TableChoice) {
     let mut ll_freq = stats.ll_histogram();
     let dist_freq = stats.dist_histogram();
     ll_freq[EOB] = ll_freq[EOB].max(1);
