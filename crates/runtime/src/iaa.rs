@@ -194,6 +194,25 @@ impl IaaCodec {
         out.into_iter().map(|r| r.expect("every op submitted")).collect()
     }
 
+    /// Submits `ops` (lane, op) and waits for them: one record or error per op, in order.
+    fn run_ops(&self, lanes: &[Lane], ops: &[(usize, IaaOp)]) -> Vec<Result<IaaCompletion, OffloadError>> {
+        let tickets: Vec<(usize, Result<Ticket, DriverError>)> =
+            ops.iter().map(|(l, _)| *l).zip(self.submit(lanes, ops)).collect();
+        self.wait(lanes, &tickets)
+    }
+
+    /// Copies a successful job's output from the lane's staging buffer into `dst`.
+    fn copy_out(&self, lane: &Lane, r: &IaaCompletion, dst: &mut [u8]) -> Result<usize, OffloadError> {
+        let n = r.output_size as usize;
+        if n > dst.len() {
+            return Err(self.err(ErrorKind::DoesNotFit, Some(r)));
+        }
+        lane.dst
+            .read(0, &mut dst[..n])
+            .map(|_| n)
+            .map_err(|e| self.driver_err(&e))
+    }
+
     fn wait(
         &self,
         lanes: &[Lane],
@@ -279,29 +298,17 @@ impl Codec for IaaCodec {
                 ops = self.statistics_pass(chunk, ops);
             }
             let sub: Vec<(usize, IaaOp)> = ops.iter().map(|(_, l, op)| (*l, *op)).collect();
-            let tickets: Vec<(usize, Result<Ticket, DriverError>)> = sub
-                .iter()
-                .map(|(l, _)| *l)
-                .zip(self.submit(&self.comp, &sub))
-                .collect();
-            let records = self.wait(&self.comp, &tickets);
+            let records = self.run_ops(&self.comp, &sub);
             let mut verify = Vec::new();
             for ((i, li, _), rec) in ops.iter().zip(records) {
                 let j = &mut chunk[*i];
                 j.result = Some(match rec {
                     Ok(r) if r.status().code == IaaStatus::Success.code() => {
-                        let n = r.output_size as usize;
-                        if n > j.dst.len() {
-                            Err(self.err(ErrorKind::DoesNotFit, Some(&r)))
-                        } else {
-                            match self.comp[*li].dst.read(0, &mut j.dst[..n]) {
-                                Ok(()) => {
-                                    verify.push((*i, *li, n, r.crc));
-                                    Ok(n)
-                                }
-                                Err(e) => Err(self.driver_err(&e)),
-                            }
+                        let n = self.copy_out(&self.comp[*li], &r, j.dst);
+                        if let Ok(n) = n {
+                            verify.push((*i, *li, n, r.crc));
                         }
+                        n
                     }
                     Ok(r) => Err(self.classify(&r, true)),
                     Err(e) => Err(e),
@@ -344,26 +351,12 @@ impl Codec for IaaCodec {
                 ));
             }
             let sub: Vec<(usize, IaaOp)> = ops.iter().map(|(_, l, op)| (*l, *op)).collect();
-            let tickets: Vec<(usize, Result<Ticket, DriverError>)> = sub
-                .iter()
-                .map(|(l, _)| *l)
-                .zip(self.submit(&self.decomp, &sub))
-                .collect();
-            let records = self.wait(&self.decomp, &tickets);
+            let records = self.run_ops(&self.decomp, &sub);
             for ((i, li, _), rec) in ops.iter().zip(records) {
                 let j = &mut chunk[*i];
                 j.result = Some(match rec {
                     Ok(r) if r.status().code == IaaStatus::Success.code() => {
-                        let n = r.output_size as usize;
-                        if n > j.dst.len() {
-                            Err(self.err(ErrorKind::DoesNotFit, Some(&r)))
-                        } else {
-                            self.decomp[*li]
-                                .dst
-                                .read(0, &mut j.dst[..n])
-                                .map(|_| n)
-                                .map_err(|e| self.driver_err(&e))
-                        }
+                        self.copy_out(&self.decomp[*li], &r, j.dst)
                     }
                     Ok(r) => Err(self.classify(&r, false)),
                     Err(e) => Err(e),
@@ -399,12 +392,7 @@ impl IaaCodec {
                 (*li, s)
             })
             .collect();
-        let tickets: Vec<(usize, Result<Ticket, DriverError>)> = stats
-            .iter()
-            .map(|(l, _)| *l)
-            .zip(self.submit(&self.comp, &stats))
-            .collect();
-        let records = self.wait(&self.comp, &tickets);
+        let records = self.run_ops(&self.comp, &stats);
         let mut keep = Vec::with_capacity(ops.len());
         for ((i, li, op), rec) in ops.into_iter().zip(records) {
             let built = match rec {
@@ -459,12 +447,7 @@ impl IaaCodec {
                 )
             })
             .collect();
-        let tickets: Vec<(usize, Result<Ticket, DriverError>)> = ops
-            .iter()
-            .map(|(l, _)| *l)
-            .zip(self.submit(&self.comp, &ops))
-            .collect();
-        let records = self.wait(&self.comp, &tickets);
+        let records = self.run_ops(&self.comp, &ops);
         for (&(i, _, _, crc), rec) in items.iter().zip(records) {
             let bad = match rec {
                 Ok(r) if r.status().code == 1 && r.crc == crc => None,
