@@ -16,19 +16,10 @@ const THREADS: usize = 4;
 fn assert_faults_seen(z: &Zswap) {
     let rs = z.runtime().stats();
     println!("runtime: {rs:?}");
-    let faults: u64 = rs
-        .codecs
-        .iter()
-        .map(|(_, c)| {
-            c.fallbacks
-                + c.errors
-                    .iter()
-                    .filter(|(k, _)| *k != "does_not_fit")
-                    .map(|(_, n)| n)
-                    .sum::<u64>()
-        })
-        .sum();
-    assert!(faults > 0, "no injected fault reached the runtime");
+    assert!(
+        common::faults_seen(&rs) > 0,
+        "no injected fault reached the runtime"
+    );
 }
 
 /// Reads a page back, retrying a load the runtime could not decompress (the entry is kept).

@@ -139,3 +139,19 @@ pub fn software(alg: &str) -> Runtime {
         .build()
         .expect("runtime")
 }
+
+/// Requests the runtime redid in software plus errors other than "does not fit": how many
+/// injected faults reached it.
+pub fn faults_seen(rs: &idxd_runtime::StatsSnapshot) -> u64 {
+    rs.codecs
+        .iter()
+        .map(|(_, c)| {
+            c.fallbacks
+                + c.errors
+                    .iter()
+                    .filter(|(k, _)| *k != "does_not_fit")
+                    .map(|(_, n)| n)
+                    .sum::<u64>()
+        })
+        .sum()
+}
