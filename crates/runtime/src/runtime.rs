@@ -535,6 +535,19 @@ fn device_side(k: ErrorKind, decompress: bool) -> bool {
 }
 
 impl Context {
+    /// Hands jobs to the codec (or fails them all when it could not be set up).
+    fn dispatch(&mut self, jobs: &mut [Job<'_>], decompress: bool) {
+        match (&mut self.codec, &self.broken) {
+            (Some(c), _) if decompress => c.decompress(jobs),
+            (Some(c), _) => c.compress(jobs),
+            (None, b) => {
+                let e = OffloadError::new(ErrorKind::DeviceError, "runtime")
+                    .with_detail(b.clone().unwrap_or_default());
+                jobs.iter_mut().for_each(|j| j.result = Some(Err(e.clone())));
+            }
+        }
+    }
+
     fn run(
         &mut self,
         srcs: &[&[u8]],
@@ -559,31 +572,23 @@ impl Context {
                     ))));
             }
         }
-        let mut todo: Vec<Job<'_>> = Vec::new();
-        let mut slots = Vec::new();
-        for (k, j) in jobs.iter_mut().enumerate() {
-            if j.result.is_none() {
-                todo.push(Job::new(j.src, &mut *j.dst));
-                slots.push(k);
-            }
-        }
-        match (&mut self.codec, &self.broken) {
-            (Some(c), _) => {
-                if decompress {
-                    c.decompress(&mut todo)
-                } else {
-                    c.compress(&mut todo)
+        if jobs.iter().all(|j| j.result.is_none()) {
+            self.dispatch(&mut jobs, decompress);
+        } else {
+            // Only the requests that passed the check go to the codec.
+            let mut slots = Vec::new();
+            let mut todo: Vec<Job<'_>> = Vec::new();
+            for (k, j) in jobs.iter_mut().enumerate() {
+                if j.result.is_none() {
+                    todo.push(Job::new(j.src, &mut *j.dst));
+                    slots.push(k);
                 }
             }
-            (None, b) => {
-                let e = OffloadError::new(ErrorKind::DeviceError, "runtime")
-                    .with_detail(b.clone().unwrap_or_default());
-                todo.iter_mut().for_each(|j| j.result = Some(Err(e.clone())));
+            self.dispatch(&mut todo, decompress);
+            let done: Vec<_> = todo.into_iter().map(|j| j.result).collect();
+            for (k, r) in slots.into_iter().zip(done) {
+                jobs[k].result = r;
             }
-        }
-        let done: Vec<Option<Result<usize, OffloadError>>> = todo.into_iter().map(|j| j.result).collect();
-        for (k, r) in slots.into_iter().zip(done) {
-            jobs[k].result = r;
         }
         let mut fell_back = 0u64;
         if self.is_device && self.fallback {
@@ -594,9 +599,8 @@ impl Context {
                     || (decompress
                         && j.dst.len() > self.max_request
                         && matches!(&j.result, Some(Err(e)) if e.kind == ErrorKind::DoesNotFit));
-                let redo = too_big
-                    || matches!(&j.result, Some(Err(e)) if device_side(e.kind, decompress))
-                    || (self.codec.is_none() && j.result.as_ref().is_some_and(|r| r.is_err()));
+                // (A codec that could not be set up reports DeviceError, a device-side kind.)
+                let redo = too_big || matches!(&j.result, Some(Err(e)) if device_side(e.kind, decompress));
                 if redo {
                     fell_back += 1;
                     j.result = Some(if decompress {
