@@ -106,22 +106,8 @@ impl EmuDevice {
             0x34 => hi(r.grpcap),
             0x38 => lo(r.engcap),
             0x3c => hi(r.engcap),
-            0x40..=0x5c => {
-                let q = r.opcap[((o - 0x40) / 8) as usize];
-                if o % 8 == 0 {
-                    lo(q)
-                } else {
-                    hi(q)
-                }
-            }
-            0x60..=0x6c => {
-                let q = r.offsets[((o - 0x60) / 8) as usize];
-                if o % 8 == 0 {
-                    lo(q)
-                } else {
-                    hi(q)
-                }
-            }
+            0x40..=0x5c => dword_of(&r.opcap, o - 0x40),
+            0x60..=0x6c => dword_of(&r.offsets, o - 0x60),
             off::GENCFG => st.gencfg,
             off::GENCTRL => st.genctrl,
             off::GENSTS => st.gensts.encode(),
@@ -129,14 +115,7 @@ impl EmuDevice {
             off::CMD => 0,
             off::CMDSTS => st.cmdsts,
             off::CMDCAP if self.sh.caps.gencap.cmd_cap => r.cmdcap,
-            0xc0..=0xdc => {
-                let q = st.swerr[((o - 0xc0) / 8) as usize];
-                if o % 8 == 0 {
-                    lo(q)
-                } else {
-                    hi(q)
-                }
-            }
+            0xc0..=0xdc => dword_of(&st.swerr, o - 0xc0),
             0x180 => lo(r.iaacap),
             0x184 => hi(r.iaacap),
             _ => 0,
@@ -229,5 +208,15 @@ impl EmuDevice {
                 _ => {}
             },
         }
+    }
+}
+
+/// The dword at byte offset `rel` of a little-endian array of qwords.
+fn dword_of(qwords: &[u64], rel: u64) -> u32 {
+    let q = qwords[(rel / 8) as usize];
+    if rel % 8 == 0 {
+        q as u32
+    } else {
+        (q >> 32) as u32
     }
 }
