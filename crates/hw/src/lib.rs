@@ -21,6 +21,7 @@ pub mod flags;
 pub mod iaa_ops;
 pub mod opcode;
 pub mod pci;
+pub mod portal;
 pub mod profile;
 pub mod regs;
 pub mod status;

@@ -9,10 +9,11 @@ use serde::Deserialize;
 
 use crate::caps::{CapRegisters, Capabilities};
 use crate::pci::{self, DeviceKind, VENDOR_INTEL};
+use crate::portal::WQ_PORTAL_STRIDE;
 use crate::regs::MSIX_PERM_ENTRY_SIZE;
 
-/// Size of one WQ's portal window in BAR2 (four 4 KiB portals).
-pub const PORTAL_STRIDE: u64 = 0x4000;
+/// The old name of [`crate::portal::WQ_PORTAL_STRIDE`], kept until its last user moves over.
+pub use crate::portal::WQ_PORTAL_STRIDE as PORTAL_STRIDE;
 
 /// The profiles shipped in `firmware-mocks/`, compiled in: (name, TOML text).
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -225,7 +226,7 @@ impl Profile {
                 format!("{bar0_size:#x}: must be a power of two of at least {bar0_need:#x}"),
             ));
         }
-        let bar2_need = caps.num_wqs() as u64 * PORTAL_STRIDE;
+        let bar2_need = caps.num_wqs() as u64 * WQ_PORTAL_STRIDE;
         if !bar2_size.is_power_of_two() || bar2_size < bar2_need {
             return Err(err(
                 "bar2_size",
