@@ -71,6 +71,75 @@ pub enum DriverError {
         /// Why.
         reason: String,
     },
+    /// A BAR0 register access outside the BAR or not aligned to its width.
+    #[error("BAR0 access of {width} bytes at {offset:#x} is not an aligned register inside the {bar_len:#x}-byte BAR")]
+    RegisterOutOfRange {
+        /// The offset asked for.
+        offset: u64,
+        /// The access width in bytes.
+        width: u64,
+        /// The BAR's length.
+        bar_len: u64,
+    },
+    /// A PCI configuration-space access outside the region VFIO reports or misaligned.
+    #[error("PCI config access at {offset:#x} is not an aligned 16-bit register inside {len:#x} bytes of config space")]
+    ConfigSpaceOutOfRange {
+        /// The offset asked for.
+        offset: u16,
+        /// The config region's length.
+        len: u64,
+    },
+    /// An MSI-X vector the backing does not have.
+    #[error("{backing}: no MSI-X vector {vector} ({vectors} wired)")]
+    NoSuchVector {
+        /// The backing (`vfio:0000:6a:01.0`, `emu:iaa-spr`).
+        backing: String,
+        /// The vector asked for.
+        vector: u16,
+        /// How many there are.
+        vectors: usize,
+    },
+    /// A portal mapping that cannot take descriptors (null, shorter than 64 bytes, misaligned).
+    #[error("{wq}: portal mapping at {addr:#x} of {len} bytes is not a 64-byte-aligned portal")]
+    BadPortalMapping {
+        /// The WQ.
+        wq: String,
+        /// Where the mapping starts.
+        addr: usize,
+        /// Its length.
+        len: usize,
+    },
+    /// A write through a portal with the instruction the WQ does not take.
+    #[error("{wq} takes {expected}, not {got} ({mode} WQ)")]
+    WrongPortalInstruction {
+        /// The WQ.
+        wq: String,
+        /// The instruction its mode needs.
+        expected: &'static str,
+        /// The instruction asked for.
+        got: &'static str,
+        /// "dedicated" or "shared".
+        mode: &'static str,
+    },
+    /// No kernel-owned WQ of that name.
+    #[error("no kernel WQ {name} under {} (known: {})", dir.display(),
+        if known.is_empty() { "none".to_string() } else { known.join(", ") })]
+    NoKernelWq {
+        /// The name asked for (`wq1.0`).
+        name: String,
+        /// The bus directory searched.
+        dir: PathBuf,
+        /// The WQs that exist.
+        known: Vec<String>,
+    },
+    /// An accel-config JSON file that cannot be read as a configuration.
+    #[error("accel-config JSON: {path}: {reason}")]
+    AccelConfig {
+        /// Where in the file (`[0].groups[1].grouped_workqueues[0].size`).
+        path: String,
+        /// What is wrong there.
+        reason: String,
+    },
     /// The device halted.
     #[error("device halted (needs {reset:?} reset)")]
     Halted {
