@@ -15,6 +15,8 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+use idxd_hw::portal::{DESC_SLOT, PORTAL_SIZE};
+
 use crate::{DescBytes, DriverError, Enqueued, PortalKind};
 
 /// CPUID.7.0:ECX bit of MOVDIR64B.
@@ -24,10 +26,11 @@ pub const ENQCMD_BIT: u32 = 29;
 /// How often a refused ENQCMD is retried before [`Enqueued::Retry`] is reported (the kernel's
 /// count).
 pub const ENQCMD_RETRIES: u32 = 32;
-/// A portal page: every 64-byte-aligned offset in it reaches the same WQ.
-pub const PORTAL_PAGE: usize = 4096;
-/// Portal write granularity.
-pub const PORTAL_STRIDE: usize = 64;
+/// A portal page: every 64-byte-aligned offset in it reaches the same WQ
+/// ([`idxd_hw::portal::PORTAL_SIZE`]).
+pub const PORTAL_PAGE: usize = PORTAL_SIZE as usize;
+/// One descriptor write: its size and alignment ([`idxd_hw::portal::DESC_SLOT`]).
+const SLOT: usize = DESC_SLOT as usize;
 
 /// Which submission instructions the CPU has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
@@ -305,18 +308,13 @@ impl Portal {
         cpu.require(kind, &wq)?;
         let (ptr, len) = mem.span();
         let Some(base) = NonNull::new(ptr) else {
-            return Err(DriverError::Config {
-                field: "portal".into(),
-                reason: format!("{wq}: null mapping"),
-            });
+            return Err(DriverError::BadPortalMapping { wq, addr: 0, len });
         };
-        if len < PORTAL_STRIDE || base.as_ptr() as usize % PORTAL_STRIDE != 0 {
-            return Err(DriverError::Config {
-                field: "portal".into(),
-                reason: format!(
-                    "{wq}: mapping at {:p} of {len} bytes is not a 64-byte-aligned portal",
-                    base.as_ptr()
-                ),
+        if len < SLOT || base.as_ptr() as usize % SLOT != 0 {
+            return Err(DriverError::BadPortalMapping {
+                wq,
+                addr: base.as_ptr() as usize,
+                len,
             });
         }
         Ok(Portal {
@@ -356,10 +354,7 @@ impl Portal {
 
     /// Checks `off` is a 64-byte-aligned offset with 64 bytes of portal behind it.
     pub fn check_offset(&self, off: u64) -> Result<usize, DriverError> {
-        let ok = off % PORTAL_STRIDE as u64 == 0
-            && off
-                .checked_add(PORTAL_STRIDE as u64)
-                .is_some_and(|e| e <= self.len as u64);
+        let ok = off % DESC_SLOT == 0 && off.checked_add(DESC_SLOT).is_some_and(|e| e <= self.len as u64);
         if ok {
             Ok(off as usize)
         } else {
@@ -402,8 +397,8 @@ impl Portal {
     /// The next offset of the rotation over the first page's 64-byte slots (at least one:
     /// construction checked len >= 64), so the 64 bytes written always lie inside the mapping.
     fn next_offset(&self) -> usize {
-        let slots = (self.len.min(PORTAL_PAGE) / PORTAL_STRIDE).max(1);
-        self.next.fetch_add(1, Ordering::Relaxed) % slots * PORTAL_STRIDE
+        let slots = (self.len.min(PORTAL_PAGE) / SLOT).max(1);
+        self.next.fetch_add(1, Ordering::Relaxed) % slots * SLOT
     }
 
     fn check_kind(&self, kind: PortalKind) -> Result<(), DriverError> {
@@ -412,16 +407,14 @@ impl Portal {
         }
         let (want, _) = instruction(self.kind);
         let (got, _) = instruction(kind);
-        Err(DriverError::Config {
-            field: "portal kind".into(),
-            reason: format!(
-                "{} takes {want}, not {got} ({})",
-                self.wq,
-                match self.kind {
-                    PortalKind::Movdir64b => "a dedicated WQ",
-                    PortalKind::Enqcmd => "a shared WQ",
-                }
-            ),
+        Err(DriverError::WrongPortalInstruction {
+            wq: self.wq.clone(),
+            expected: want,
+            got,
+            mode: match self.kind {
+                PortalKind::Movdir64b => "dedicated",
+                PortalKind::Enqcmd => "shared",
+            },
         })
     }
 
@@ -572,6 +565,17 @@ mod tests {
         let p = Portal::new(anon(4096), PortalKind::Movdir64b, "wq0.0", CpuFeatures::ALL).unwrap();
         let e = p.write_at(0, &d, PortalKind::Enqcmd).unwrap_err();
         assert!(e.to_string().contains("dedicated"), "{e}");
+        assert!(
+            matches!(
+                e,
+                DriverError::WrongPortalInstruction {
+                    expected: "MOVDIR64B",
+                    got: "ENQCMD",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         assert!(p.submit(&d, PortalKind::Enqcmd).is_err());
         let p = Portal::new(anon(4096), PortalKind::Enqcmd, "wq0.1", CpuFeatures::ALL).unwrap();
         assert!(p
@@ -589,9 +593,15 @@ mod tests {
             ptr: NonNull::new(base.as_ptr().wrapping_add(8)).unwrap(),
             len: 128,
         };
-        assert!(Portal::new(mem, PortalKind::Movdir64b, "x", CpuFeatures::ALL).is_err());
+        assert!(matches!(
+            Portal::new(mem, PortalKind::Movdir64b, "x", CpuFeatures::ALL),
+            Err(DriverError::BadPortalMapping { len: 128, .. })
+        ));
         let mem = PortalMemory::Borrowed { ptr: base, len: 32 };
-        assert!(Portal::new(mem, PortalKind::Movdir64b, "x", CpuFeatures::ALL).is_err());
+        assert!(matches!(
+            Portal::new(mem, PortalKind::Movdir64b, "x", CpuFeatures::ALL),
+            Err(DriverError::BadPortalMapping { len: 32, .. })
+        ));
         drop(m);
     }
 }

@@ -440,25 +440,18 @@ pub fn list_kernel_devices(root: &Path) -> Result<Vec<KernelDevice>, DriverError
     Ok(devices)
 }
 
-/// The kernel-owned WQ called `name` (`wq1.0`), or [`DriverError::Config`] naming what exists.
+/// The kernel-owned WQ called `name` (`wq1.0`), or [`DriverError::NoKernelWq`] naming what
+/// exists.
 pub fn kernel_wq(root: &Path, name: &str) -> Result<KernelWq, DriverError> {
     let devices = list_kernel_devices(root)?;
     let all: Vec<&KernelWq> = devices.iter().flat_map(|d| d.wqs.iter()).collect();
     if let Some(w) = all.iter().find(|w| w.name == name) {
         return Ok((*w).clone());
     }
-    let known: Vec<&str> = all.iter().map(|w| w.name.as_str()).collect();
-    Err(DriverError::Config {
-        field: "wq".into(),
-        reason: format!(
-            "no kernel WQ {name} under {} (known: {})",
-            dsa_bus_dir(root).display(),
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        ),
+    Err(DriverError::NoKernelWq {
+        name: name.to_string(),
+        dir: dsa_bus_dir(root),
+        known: all.iter().map(|w| w.name.clone()).collect(),
     })
 }
 

@@ -279,7 +279,15 @@ fn kernel_wq_by_name() {
     let t = kernel_machine();
     let w = sysfs::kernel_wq(t.root(), "wq1.0").unwrap();
     assert_eq!(w.kind, DeviceKind::Iaa);
-    let e = sysfs::kernel_wq(t.root(), "wq9.9").unwrap_err().to_string();
+    let e = sysfs::kernel_wq(t.root(), "wq9.9").unwrap_err();
+    match &e {
+        DriverError::NoKernelWq { name, known, .. } => {
+            assert_eq!(name, "wq9.9");
+            assert_eq!(known, &["wq0.0", "wq0.1", "wq1.0"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = e.to_string();
     assert!(e.contains("wq9.9") && e.contains("wq0.0, wq0.1, wq1.0"), "{e}");
 }
 
