@@ -9,7 +9,7 @@
 
 #![forbid(unsafe_code)]
 
-use idxd_emu::engine::{compress_page_fixed, decompress};
+use idxd_deflate::{compress_page_fixed, decompress};
 use idxd_hw::{AnalyticsError, DecompressFlags};
 
 const CANARY: u8 = 0xA5;

@@ -66,7 +66,7 @@ pub fn run(t: &Target) -> Vec<Check> {
     if t.supports(IaaOpcode::Compress.code()) {
         for (name, table) in [
             ("compress (fixed)", CompressAecs::fixed()),
-            ("compress (dynamic)", idxd_emu::engine::dynamic_aecs(&page)),
+            ("compress (dynamic)", idxd_deflate::dynamic_aecs(&page)),
         ] {
             let res = aecs
                 .write(0, table.as_bytes())

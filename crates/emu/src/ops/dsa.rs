@@ -25,6 +25,7 @@
 //! (it compares `crc_val ^ !0` against a software CRC started from `!seed`); hardware.md is
 //! silent. The value sits in the low 32 bits of `crc_val`.
 
+use idxd_deflate::crc32c;
 use idxd_hw::desc::dsa_off;
 use idxd_hw::{DescFlags, DsaCompletion, DsaDesc, DsaOpcode, DsaStatus};
 
@@ -32,7 +33,6 @@ use super::mem::{at, scratch, Dev};
 use super::stream::{copy_descending, sink, stream, Flow, Partial, StreamEnd, CHUNK};
 use super::validate::{self, overlap};
 use super::{batch, delta, Completed, ExecCtx, Injection, Tail};
-use crate::engine::crc32c;
 use crate::iommu::Fault;
 
 /// Alignment of a DSA completion record.

@@ -25,6 +25,7 @@
 //! produced. `bytes_completed`: source bytes consumed (on success; the engine does not say on
 //! failure, so it is 0 then).
 
+use idxd_deflate::EngineError;
 use idxd_hw::aecs::COMPRESS_AECS_SIZE;
 use idxd_hw::{
     AnalyticsError, CompressAecs, CompressFlags, Crc64Flags, DecompressFlags, DescFlags, IaaCompletion,
@@ -34,7 +35,6 @@ use idxd_hw::{
 use super::mem::{at, scratch, Dev};
 use super::validate::{self, aecs_copies};
 use super::{Completed, ExecCtx, Injection, Tail};
-use crate::engine::{self, EngineError};
 use crate::iommu::Fault;
 
 /// Alignment of an IAA completion record.
@@ -178,7 +178,7 @@ fn compress(dev: &Dev, d: &IaaDesc, overflow: bool, rec: &mut IaaCompletion) -> 
             produced: 0,
         })
     } else {
-        engine::compress(
+        idxd_deflate::compress(
             &input,
             &mut aecs,
             CompressFlags::from_bits_retain(d.op_flags),
@@ -236,12 +236,12 @@ fn decompress(dev: &Dev, d: &IaaDesc, overflow: bool, rec: &mut IaaCompletion) -
     let suppress = flags.contains(DecompressFlags::SUPPRESS_OUTPUT);
     let input = read_all(dev, d.src1_addr, d.src1_size as usize)?;
     let mut out = scratch(if suppress { 0 } else { decompress_room(d) }).ok_or(Stop::NoMemory)?;
-    let mut result = engine::decompress(&input, flags, crc32c, &mut out);
+    let mut result = idxd_deflate::decompress(&input, flags, crc32c, &mut out);
     if overflow && !suppress {
         // An injected overflow: the job as if its destination held half of its output.
         if let Ok(done) = &result {
             let half = (done.output_size / 2).min(out.len());
-            result = match engine::decompress(&input, flags, crc32c, &mut out[..half]) {
+            result = match idxd_deflate::decompress(&input, flags, crc32c, &mut out[..half]) {
                 Ok(_) => Err(EngineError::OutputOverflow { produced: half }),
                 r => r,
             };
@@ -272,7 +272,7 @@ fn decompress(dev: &Dev, d: &IaaDesc, overflow: bool, rec: &mut IaaCompletion) -
 
 fn crc64(dev: &Dev, d: &IaaDesc, rec: &mut IaaCompletion) -> Result<(), Stop> {
     let data = read_all(dev, d.src1_addr, d.src1_size as usize)?;
-    rec.set_crc64(engine::crc64(
+    rec.set_crc64(idxd_deflate::crc64(
         &data,
         d.crc64_poly(),
         Crc64Flags::from_bits_retain(d.op_flags),

@@ -6,7 +6,7 @@ mod engine_support;
 
 use engine_support::{generated_pages, zlib_deflate, zlib_inflate, Rng, PAGE};
 use flate2::{Compress, Compression, FlushCompress};
-use idxd_emu::engine::{
+use idxd_deflate::{
     compress, compress_page_dynamic, compress_page_fixed, crc32, crc32c, crc64, decompress, dynamic_aecs,
     dynamic_aecs_with_choice, xor16, EngineError, StreamEnd, TableChoice,
 };
@@ -47,7 +47,7 @@ fn text(n: usize) -> Vec<u8> {
 }
 
 /// The analytics error code of a failed decompress, panicking on success.
-fn code_of(r: Result<idxd_emu::engine::DecompressDone, EngineError>) -> u8 {
+fn code_of(r: Result<idxd_deflate::DecompressDone, EngineError>) -> u8 {
     match r {
         Ok(d) => panic!("expected an error, got {d:?}"),
         Err(e) => {
@@ -140,7 +140,7 @@ fn end_processing_variants() {
         &mut out,
     )
     .unwrap();
-    let bits = |r: &idxd_emu::engine::CompressDone| r.output_size * 8 + r.pending_bits as usize;
+    let bits = |r: &idxd_deflate::CompressDone| r.output_size * 8 + r.pending_bits as usize;
     assert_eq!(bits(&open) + 7, bits(&closed));
     // Inflating it runs out inside the block (ones after it cannot read as an EOB).
     let mut a = CompressAecs::fixed();

@@ -1,7 +1,7 @@
 //! Throughput of the IAA engine beside libdeflate level 1 and zlib level 1 (4 KiB window), page
 //! by page, on the shared corpus (generated pages when it is missing).
 //!
-//! `cargo bench -p idxd-emu --bench engine -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p idxd-deflate --bench engine -- --warm-up-time 1 --measurement-time 3`
 //! `ENGINE_BENCH_PAGES=N` picks how many pages per corpus file (default 256, spread evenly).
 
 #[path = "../tests/engine_support/mod.rs"]
@@ -11,7 +11,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
-use idxd_emu::engine::{
+use idxd_deflate::{
     compress, compress_page_dynamic, compress_page_fixed, decompress, dynamic_aecs, page_flags,
 };
 use idxd_hw::{CompressAecs, DecompressFlags};
@@ -171,14 +171,14 @@ fn bench(c: &mut Criterion) {
     g.bench_function("engine_crc32", |b| {
         b.iter(|| {
             for p in &pages {
-                black_box(idxd_emu::engine::crc32(0, p));
+                black_box(idxd_deflate::crc32(0, p));
             }
         })
     });
     g.bench_function("engine_crc32c_table", |b| {
         b.iter(|| {
             for p in &pages {
-                black_box(idxd_emu::engine::crc32c(0, p));
+                black_box(idxd_deflate::crc32c(0, p));
             }
         })
     });
@@ -192,7 +192,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("engine_xor16", |b| {
         b.iter(|| {
             for p in &pages {
-                black_box(idxd_emu::engine::xor16(p));
+                black_box(idxd_deflate::xor16(p));
             }
         })
     });

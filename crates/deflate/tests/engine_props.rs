@@ -5,7 +5,7 @@
 mod engine_support;
 
 use engine_support::{zlib_deflate, zlib_inflate, Bits};
-use idxd_emu::engine::{
+use idxd_deflate::{
     compress, compress_page_dynamic, compress_page_fixed, crc32, crc32c, decompress, dynamic_aecs, xor16,
     CompressDone, DecompressDone, EngineError,
 };

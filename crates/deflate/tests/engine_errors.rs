@@ -3,7 +3,7 @@
 mod engine_support;
 
 use engine_support::Bits;
-use idxd_emu::engine::{decompress, DecompressDone, EngineError, WINDOW};
+use idxd_deflate::{decompress, DecompressDone, EngineError, WINDOW};
 use idxd_hw::DecompressFlags;
 
 fn dflags() -> DecompressFlags {

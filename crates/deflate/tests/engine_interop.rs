@@ -5,7 +5,7 @@
 mod engine_support;
 
 use engine_support::{pages, zlib_deflate, zlib_inflate, PAGE};
-use idxd_emu::engine::{
+use idxd_deflate::{
     compress_page_dynamic, compress_page_fixed, crc32, decompress, dynamic_aecs_with_choice, xor16,
     TableChoice,
 };
