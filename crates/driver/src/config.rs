@@ -9,6 +9,8 @@ use idxd_hw::Capabilities;
 
 use crate::DriverError;
 
+mod accel;
+
 /// One group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,101 +143,16 @@ impl DeviceConfig {
     /// Parses accel-config's saved JSON (an array of devices, each with `groups`, each with
     /// `grouped_workqueues` and `grouped_engines`). `device` picks one (`dsa0`, `iax1`); `None`
     /// takes the only device in the file.
+    ///
+    /// Every value is read with its type and range: a number too large for its field, a
+    /// negative one or one of the wrong type is an error naming the field
+    /// (`dsa0/group0.0/wq0.0.size`), never truncated or replaced by a default. Absent optional
+    /// fields take their defaults. A max_transfer_size or max_batch_size that is not a power of
+    /// two is rounded up to one, as the kernel does when accel-config writes it to sysfs (the
+    /// idxd driver's sysfs store for both attributes rounds with roundup_pow_of_two before
+    /// checking the device maximum: drivers/dma/idxd/sysfs.c). 0 means the device's own limit.
     pub fn from_accel_config_json(text: &str, device: Option<&str>) -> Result<Self, DriverError> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad("(json)", e.to_string()))?;
-        let devices = match &v {
-            serde_json::Value::Array(a) => a.clone(),
-            serde_json::Value::Object(_) => vec![v.clone()],
-            _ => return Err(bad("(json)", "expected an array of devices")),
-        };
-        let pick = match device {
-            Some(name) => devices
-                .iter()
-                .find(|d| d.get("dev").and_then(|x| x.as_str()) == Some(name))
-                .ok_or_else(|| bad("dev", format!("no device {name} in the file")))?,
-            None if devices.len() == 1 => &devices[0],
-            None => {
-                return Err(bad(
-                    "dev",
-                    format!("{} devices in the file: name one", devices.len()),
-                ))
-            }
-        };
-        let mut cfg = DeviceConfig::default();
-        let groups = pick
-            .get("groups")
-            .and_then(|g| g.as_array())
-            .cloned()
-            .unwrap_or_default();
-        for g in &groups {
-            let gname = g.get("dev").and_then(|x| x.as_str()).unwrap_or("group?");
-            let id = suffix_id(gname).ok_or_else(|| bad(format!("{gname}.dev"), "expected groupD.G"))? as u8;
-            let num = |k: &str| g.get(k).and_then(|x| x.as_u64());
-            let engines = g
-                .get("grouped_engines")
-                .and_then(|e| e.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|e| e.get("dev").and_then(|x| x.as_str()))
-                        .map(|n| {
-                            suffix_id(n)
-                                .map(|x| x as u8)
-                                .ok_or_else(|| bad(format!("{gname}.grouped_engines"), n))
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .transpose()?
-                .unwrap_or_default();
-            cfg.groups.push(GroupConfig {
-                id,
-                engines,
-                read_buffers_reserved: num("read_buffers_reserved")
-                    .or(num("tokens_reserved"))
-                    .unwrap_or(0) as u8,
-                read_buffers_allowed: num("read_buffers_allowed")
-                    .or(num("tokens_allowed"))
-                    .map(|x| x as u8),
-                use_read_buffer_limit: num("use_read_buffer_limit")
-                    .or(num("use_token_limit"))
-                    .unwrap_or(0)
-                    != 0,
-            });
-            for w in g
-                .get("grouped_workqueues")
-                .and_then(|w| w.as_array())
-                .cloned()
-                .unwrap_or_default()
-            {
-                let wname = w.get("dev").and_then(|x| x.as_str()).unwrap_or("wq?").to_string();
-                let wid = suffix_id(&wname).ok_or_else(|| bad(format!("{wname}.dev"), "expected wqD.Q"))?;
-                let wn = |k: &str| w.get(k).and_then(|x| x.as_u64());
-                let mode = match w.get("mode").and_then(|x| x.as_str()) {
-                    Some("dedicated") => Mode::Dedicated,
-                    Some("shared") => Mode::Shared,
-                    other => return Err(bad(format!("{wname}.mode"), format!("{other:?}"))),
-                };
-                let shift = |k: &str| -> Result<Option<u8>, DriverError> {
-                    match wn(k) {
-                        None | Some(0) => Ok(None),
-                        Some(v) if v.is_power_of_two() => Ok(Some(v.trailing_zeros() as u8)),
-                        Some(v) => Err(bad(format!("{wname}.{k}"), format!("{v} is not a power of two"))),
-                    }
-                };
-                cfg.wqs.push(WqConfig {
-                    id: wid as u16,
-                    group: id,
-                    mode,
-                    size: wn("size").ok_or_else(|| bad(format!("{wname}.size"), "missing"))? as u16,
-                    priority: wn("priority").unwrap_or(10) as u8,
-                    threshold: wn("threshold").unwrap_or(0) as u16,
-                    max_transfer_shift: shift("max_transfer_size")?,
-                    max_batch_shift: shift("max_batch_size")?,
-                    block_on_fault: wn("block_on_fault").unwrap_or(0) != 0,
-                    name: w.get("name").and_then(|x| x.as_str()).map(str::to_string),
-                });
-            }
-        }
-        Ok(cfg)
+        accel::parse(text, device)
     }
 
     /// Checks the configuration against the device before touching it, naming the field. The
@@ -344,11 +261,6 @@ impl DeviceConfig {
     }
 }
 
-/// The number after the last '.' (`wq0.3` -> 3, `engine1.2` -> 2, `group0.0` -> 0).
-fn suffix_id(name: &str) -> Option<u32> {
-    name.rsplit('.').next()?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +290,95 @@ mod tests {
         let bad = json.replace("\"dedicated\"", "\"weird\"");
         let e = DeviceConfig::from_accel_config_json(&bad, None).unwrap_err();
         assert!(e.to_string().contains("wq0.0.mode"), "{e}");
+    }
+
+    /// One device, one group, one WQ with `wq` spliced into its fields.
+    fn one_wq(group: &str, wq: &str) -> String {
+        format!(
+            r#"[{{"dev":"dsa0","groups":[{{"dev":"{group}","grouped_engines":[{{"dev":"engine0.0"}}],
+            "grouped_workqueues":[{{"dev":"wq0.0","mode":"dedicated",{wq}}}]}}]}}]"#
+        )
+    }
+
+    fn accel_err(json: &str) -> (String, String) {
+        match DeviceConfig::from_accel_config_json(json, None) {
+            Err(DriverError::AccelConfig { path, reason }) => (path, reason),
+            other => panic!("expected an accel-config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accel_config_values_too_large_are_refused_not_truncated() {
+        let (path, reason) = accel_err(&one_wq("group0.0", r#""size":65552"#));
+        assert_eq!(path, "dsa0/group0.0/wq0.0.size");
+        assert!(reason.contains("65552"), "{reason}");
+        let (path, reason) = accel_err(&one_wq("group0.0", r#""size":16,"priority":266"#));
+        assert_eq!(path, "dsa0/group0.0/wq0.0.priority");
+        assert!(reason.contains("266"), "{reason}");
+        let (path, _) = accel_err(&one_wq("group0.0", r#""size":16,"threshold":70000"#));
+        assert_eq!(path, "dsa0/group0.0/wq0.0.threshold");
+    }
+
+    #[test]
+    fn accel_config_negative_values_are_refused_not_defaulted() {
+        let (path, reason) = accel_err(&one_wq("group0.0", r#""size":16,"priority":-1"#));
+        assert_eq!(path, "dsa0/group0.0/wq0.0.priority");
+        assert!(reason.contains("-1"), "{reason}");
+        let (path, _) = accel_err(&one_wq("group0.0", r#""size":16,"max_batch_size":-32"#));
+        assert_eq!(path, "dsa0/group0.0/wq0.0.max_batch_size");
+        let (path, _) = accel_err(&one_wq("group0.0", r#""size":-16"#));
+        assert_eq!(path, "dsa0/group0.0/wq0.0.size");
+    }
+
+    #[test]
+    fn accel_config_device_indices_out_of_range_are_refused() {
+        let (path, reason) = accel_err(&one_wq("group0.256", r#""size":16"#));
+        assert_eq!(path, "dsa0/group0.256.dev");
+        assert!(
+            reason.contains("256") && reason.contains("out of range"),
+            "{reason}"
+        );
+        let json = one_wq("group0.0", r#""size":16"#).replace("engine0.0", "engine0.300");
+        let (path, _) = accel_err(&json);
+        assert_eq!(path, "dsa0/group0.0/engine0.300.dev");
+        let json = one_wq("group0.0", r#""size":16"#).replace("wq0.0", "wq0.65536");
+        let (path, _) = accel_err(&json);
+        assert_eq!(path, "dsa0/group0.0/wq0.65536.dev");
+    }
+
+    #[test]
+    fn accel_config_wrong_types_are_reported_as_wrong_types() {
+        let (path, reason) = accel_err(&one_wq("group0.0", r#""size":"16""#));
+        assert_eq!(path, "dsa0/group0.0/wq0.0.size");
+        assert!(
+            reason.contains("invalid type") && !reason.contains("missing"),
+            "{reason}"
+        );
+        let (path, reason) = accel_err(&one_wq("group0.0", r#""size":16,"block_on_fault":"yes""#));
+        assert_eq!(path, "dsa0/group0.0/wq0.0.block_on_fault");
+        assert!(reason.contains("invalid type"), "{reason}");
+        // Truly missing is still reported as missing.
+        let (path, reason) = accel_err(&one_wq("group0.0", r#""priority":10"#));
+        assert_eq!(path, "dsa0/group0.0/wq0.0");
+        assert!(reason.contains("missing field `size`"), "{reason}");
+    }
+
+    #[test]
+    fn accel_config_sizes_round_up_to_a_power_of_two_as_the_kernel_does() {
+        let json = one_wq(
+            "group0.0",
+            r#""size":16,"max_transfer_size":3000000,"max_batch_size":20"#,
+        );
+        let c = DeviceConfig::from_accel_config_json(&json, None).unwrap();
+        assert_eq!(c.wqs[0].max_transfer_shift, Some(22));
+        assert_eq!(c.wqs[0].max_batch_shift, Some(5));
+        let json = one_wq(
+            "group0.0",
+            r#""size":16,"max_transfer_size":0,"max_batch_size":1"#,
+        );
+        let c = DeviceConfig::from_accel_config_json(&json, None).unwrap();
+        assert_eq!(c.wqs[0].max_transfer_shift, None);
+        assert_eq!(c.wqs[0].max_batch_shift, Some(0));
     }
 
     #[test]
