@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use idxd_hw::desc::{DsaDesc, IaaDesc};
 use idxd_hw::pci::DeviceKind;
-use idxd_hw::profile::PORTAL_STRIDE;
+use idxd_hw::portal::WQ_PORTAL_STRIDE;
 use idxd_hw::regs::{DeviceState, GenCtrl, GenSts, IntCause, ResetType, SwErr};
 use idxd_hw::tables::{WqCfg, WqMode};
 
@@ -59,11 +59,11 @@ impl EmuDevice {
         if bar2_off % 64 != 0 || bar2_off >= sh.profile.bar2_size {
             return Err(EmuError::BadPortal { offset: bar2_off });
         }
-        let wq = (bar2_off / PORTAL_STRIDE) as usize;
+        let wq = (bar2_off / WQ_PORTAL_STRIDE) as usize;
         if wq >= sh.caps.num_wqs() as usize {
             return Err(EmuError::BadPortal { offset: bar2_off });
         }
-        let limited = (bar2_off % PORTAL_STRIDE) / 0x1000 % 2 == 1;
+        let limited = (bar2_off % WQ_PORTAL_STRIDE) / 0x1000 % 2 == 1;
         let mut st = sh.lock();
         let enabled = st.gensts.state == DeviceState::Enabled && st.wqs[wq].enabled;
         let swerr = |code: u8| SwErr {

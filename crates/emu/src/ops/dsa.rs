@@ -36,7 +36,7 @@ use super::{batch, delta, Completed, ExecCtx, Injection, Tail};
 use crate::iommu::Fault;
 
 /// Alignment of a DSA completion record.
-const RECORD_ALIGN: u64 = 32;
+use idxd_hw::dsa_ops::DSA_RECORD_ALIGN as RECORD_ALIGN;
 
 /// Runs one DSA descriptor (`batch_index`: its index when it is a batch member; members never
 /// get the injection).

@@ -38,7 +38,7 @@ use super::{Completed, ExecCtx, Injection, Tail};
 use crate::iommu::Fault;
 
 /// Alignment of an IAA completion record.
-const RECORD_ALIGN: u64 = 64;
+use idxd_hw::iaa_ops::IAA_RECORD_ALIGN as RECORD_ALIGN;
 
 /// Why a job stopped without a record of its own.
 enum Stop {
