@@ -389,6 +389,11 @@ impl DeviceShared {
         Ok(())
     }
 
+    /// Drain WQ `id`: returns when the device has finished every descriptor submitted to it.
+    pub(crate) fn drain_wq(&self, id: u16) -> Result<(), DriverError> {
+        run_command(self.r()?, Cmd::wq(Command::DrainWq, id)).map(|_| ())
+    }
+
     pub(crate) fn check_health(&self) -> Result<(), DriverError> {
         self.checks.fetch_add(1, Ordering::Relaxed);
         let r = self.r()?;

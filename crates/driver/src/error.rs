@@ -160,6 +160,18 @@ pub enum DriverError {
         /// The WQ.
         wq: String,
     },
+    /// A wait was given a ticket whose request is no longer in flight on that WQ (its
+    /// completion was already collected by `poll` or `wait_all`).
+    #[error("request {request} is not in flight on {wq}")]
+    NotInFlight {
+        /// The request number.
+        request: u64,
+        /// The WQ.
+        wq: String,
+    },
+    /// A health check failed while requests were being waited for (each gets this error).
+    #[error("device health check failed while waiting: {0}")]
+    HealthCheck(#[source] std::sync::Arc<DriverError>),
     /// DMA memory could not be obtained or mapped.
     #[error("DMA memory: {0}")]
     Dma(String),
@@ -227,6 +239,29 @@ impl DriverError {
         DriverError::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+impl DriverError {
+    /// One failure reported to every request it ended: timeouts and halts are copied as they
+    /// are; anything else is shared behind [`DriverError::HealthCheck`].
+    pub fn for_each_request(self) -> impl Fn() -> DriverError {
+        enum Shared {
+            Timeout(&'static str, u64),
+            Halted(ResetType),
+            Other(std::sync::Arc<DriverError>),
+        }
+        let s = match self {
+            DriverError::Timeout { what, ms } => Shared::Timeout(what, ms),
+            DriverError::Halted { reset } => Shared::Halted(reset),
+            DriverError::HealthCheck(e) => Shared::Other(e),
+            other => Shared::Other(std::sync::Arc::new(other)),
+        };
+        move || match &s {
+            Shared::Timeout(what, ms) => DriverError::Timeout { what, ms: *ms },
+            Shared::Halted(reset) => DriverError::Halted { reset: *reset },
+            Shared::Other(e) => DriverError::HealthCheck(e.clone()),
         }
     }
 }

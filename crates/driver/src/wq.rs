@@ -1,12 +1,17 @@
-//! A work queue: submission with credits, completion reaping in any order.
+//! A work queue: submission with credits, completion reaping in any order, and ownership of the
+//! memory every request in flight uses (the io_uring model, docs/design.md "Buffer ownership").
 //!
 //! Every request gets a completion-record slot in DMA memory (64-byte aligned, which suits both
 //! DSA's 32-byte and IAA's 64-byte records). A dedicated WQ has exactly as many slots as entries,
-//! so the driver can never overfill it (MOVDIR64B has no answer). A request keeps its slot (and,
-//! for a batch, its descriptor list and member records) until its completion is reaped or the
-//! device halts; the memory is never reused while the device may still write it.
+//! so the driver can never overfill it (MOVDIR64B has no answer).
+//!
+//! A request owns the [`DmaBuf`]s its descriptor points at: submission moves them into the slot,
+//! and its [`Completion`] gives them back. When a wait gives up (timeout, or a health check
+//! that failed) the request is *orphaned*: its ticket is spent, but the slot keeps the buffers
+//! until the device writes the record (they then return to their pool) or the WQ is drained or
+//! reset. So no buffer is ever handed out again while the device may still write it.
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -19,11 +24,28 @@ use idxd_hw::{DsaCompletion, DsaOp, IaaCompletion, IaaOp, Limits, Submit};
 
 use crate::device::DeviceShared;
 use crate::dma::{DmaBuf, DmaPool};
+use crate::portal::ENQCMD_RETRIES;
 use crate::{DescBytes, DeviceBacking, DriverError, Enqueued, PortalKind};
 
-/// Identifies one submitted request.
+/// Names one submitted request (the number completions carry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Ticket(pub u64);
+pub struct RequestId(pub u64);
+
+/// The right to one request's completion. Not `Copy`: waiting consumes it, so a request is
+/// reaped once, and a request given up on (timeout) can never be confused with a later one.
+#[must_use = "a request's buffers come back only through its completion"]
+#[derive(Debug, PartialEq, Eq)]
+pub struct Ticket {
+    id: RequestId,
+    slot: usize,
+}
+
+impl Ticket {
+    /// The request's number (what its [`Completion::id`] will say).
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
+}
 
 /// A completion record, decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,32 +69,84 @@ impl Record {
 /// Why a request ended without a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Abandoned {
-    /// The device halted; the request was abandoned by the device.
+    /// The device halted and was reset (or needs a reset): the request will never run, and the
+    /// device no longer touches its memory once the reset completed.
     DeviceHalted,
 }
 
-/// The outcome of one request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The outcome of one request, with the memory it owned.
+#[derive(Debug)]
 pub struct Completion {
     /// The request.
-    pub ticket: Ticket,
+    pub id: RequestId,
     /// Its record, or why there is none.
     pub result: Result<Record, Abandoned>,
     /// For a batch: each member's record, in order (all zero for members not processed).
     pub members: Vec<DsaCompletion>,
+    /// The buffers moved in at submission, in the same order, now the caller's again.
+    pub buffers: Vec<DmaBuf>,
+}
+
+/// A submission the WQ did not take: the error, and the buffers back (the device never saw
+/// them).
+#[derive(Debug)]
+pub struct Rejected {
+    /// Why.
+    pub error: DriverError,
+    /// The buffers that were to move in.
+    pub buffers: Vec<DmaBuf>,
+}
+
+impl From<Rejected> for DriverError {
+    fn from(r: Rejected) -> Self {
+        r.error
+    }
+}
+
+/// What a WQ has seen of requests given up on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WqCounters {
+    /// Requests submitted.
+    pub submitted: u64,
+    /// Requests whose wait gave up (timeout or failed health check): orphaned.
+    pub orphaned: u64,
+    /// Orphans whose record arrived later; their buffers then went back to their pools.
+    pub orphans_reaped: u64,
+    /// Orphans released by a drain, abort or reset without a record (the device finished
+    /// with them but the record was lost, or the request was dropped).
+    pub orphans_released: u64,
+    /// Requests completed as abandoned by a halt.
+    pub abandoned: u64,
+}
+
+struct BatchMem {
+    _list: DmaBuf,
+    recs: DmaBuf,
+    count: usize,
 }
 
 struct Slot {
     rec: DmaBuf,
-    busy: Option<Ticket>,
-    batch: Option<(DmaBuf, DmaBuf, usize)>,
+    busy: Option<RequestId>,
+    orphan: bool,
+    batch: Option<BatchMem>,
+    buffers: Vec<DmaBuf>,
+}
+
+impl Slot {
+    fn take(&mut self) -> (Option<BatchMem>, Vec<DmaBuf>) {
+        self.busy = None;
+        self.orphan = false;
+        (self.batch.take(), std::mem::take(&mut self.buffers))
+    }
 }
 
 struct Inner {
     slots: Vec<Slot>,
     free: Vec<usize>,
-    ready: VecDeque<Completion>,
+    ready: HashMap<RequestId, Completion>,
     next: u64,
+    counters: WqCounters,
 }
 
 /// One enabled WQ.
@@ -81,13 +155,11 @@ pub struct Wq {
     name: String,
     backing: Arc<dyn DeviceBacking>,
     kind: DeviceKind,
-    portal: u64,
-    portal_kind: PortalKind,
+    portal: PortalWriter,
     limits: Limits,
     size: u32,
     pool: Arc<DmaPool>,
     inner: Mutex<Inner>,
-    rotation: AtomicU64,
     device: Weak<DeviceShared>,
     halted: Arc<AtomicBool>,
 }
@@ -115,8 +187,8 @@ pub(crate) struct WqParams {
     pub halted: Arc<AtomicBool>,
 }
 
-/// Retries of an ENQCMD the WQ refuses, as the kernel does.
-pub const ENQCMD_RETRIES: u32 = 32;
+/// One request to submit: the descriptor builder (given the record's address) and what it owns.
+type Build<'a> = Box<dyn FnOnce(u64) -> Result<DescBytes, DriverError> + 'a>;
 
 impl Wq {
     pub(crate) fn new(p: WqParams) -> Result<Self, DriverError> {
@@ -133,26 +205,33 @@ impl Wq {
             slots.push(Slot {
                 rec: pool.alloc(64, 64)?,
                 busy: None,
+                orphan: false,
                 batch: None,
+                buffers: Vec::new(),
             });
         }
         Ok(Wq {
             id: p.id,
+            portal: PortalWriter {
+                wq: p.name.clone(),
+                backing: p.backing.clone(),
+                base: p.portal,
+                kind: p.portal_kind,
+                next: AtomicU64::new(0),
+            },
             name: p.name,
             backing: p.backing,
             kind,
-            portal: p.portal,
-            portal_kind: p.portal_kind,
             limits: p.limits,
             size: p.size,
             pool,
             inner: Mutex::new(Inner {
                 slots,
                 free: (0..p.size as usize).rev().collect(),
-                ready: VecDeque::new(),
+                ready: HashMap::new(),
                 next: 1,
+                counters: WqCounters::default(),
             }),
-            rotation: AtomicU64::new(0),
             device: p.device,
             halted: p.halted,
         })
@@ -160,7 +239,8 @@ impl Wq {
 
     /// A WQ that no [`crate::Device`] of this driver manages: a WQ owned by the kernel's idxd
     /// driver, reached through its character device (portal offset 0). There are no device
-    /// registers behind it, so no health checks: a halt shows up as timeouts.
+    /// registers behind it, so no health checks (a halt shows up as timeouts) and no drain:
+    /// orphaned requests keep their memory until their records arrive.
     pub fn unmanaged(
         backing: Arc<dyn DeviceBacking>,
         id: u16,
@@ -215,15 +295,25 @@ impl Wq {
         &self.backing
     }
 
-    /// Requests submitted and not yet reaped.
+    /// Requests submitted and not yet reaped (orphans included).
     pub fn in_flight(&self) -> usize {
         let g = self.lock();
         g.slots.len() - g.free.len()
     }
 
+    /// Orphaned requests whose records have not arrived yet (their slots and buffers are held).
+    pub fn orphans(&self) -> usize {
+        self.lock().slots.iter().filter(|s| s.orphan).count()
+    }
+
     /// Slots free for new requests.
     pub fn free_slots(&self) -> usize {
         self.lock().free.len()
+    }
+
+    /// Counters of submitted, orphaned and abandoned requests.
+    pub fn counters(&self) -> WqCounters {
+        self.lock().counters
     }
 
     fn record_size(&self) -> usize {
@@ -235,130 +325,171 @@ impl Wq {
 
     fn check_usable(&self) -> Result<(), DriverError> {
         if self.halted.load(Ordering::Acquire) {
-            return Err(DriverError::Halted {
-                reset: idxd_hw::regs::ResetType::Software,
-            });
+            return Err(self.halted_error());
         }
         Ok(())
     }
 
-    fn take_slot(&self, g: &mut Inner) -> Result<usize, DriverError> {
-        g.free.pop().ok_or_else(|| DriverError::QueueFull {
-            wq: self.name.clone(),
-        })
-    }
-
-    fn portal_write(&self, desc: &DescBytes) -> Result<Enqueued, DriverError> {
-        let rot = self.rotation.fetch_add(64, Ordering::Relaxed) % 0x1000;
-        let off = self.portal + rot;
-        let mut tries = 0;
-        loop {
-            match self.backing.submit(off, desc, self.portal_kind)? {
-                Enqueued::Accepted => return Ok(Enqueued::Accepted),
-                Enqueued::Retry if tries < ENQCMD_RETRIES => {
-                    tries += 1;
-                    std::hint::spin_loop();
-                }
-                Enqueued::Retry => return Ok(Enqueued::Retry),
-            }
+    fn halted_error(&self) -> DriverError {
+        DriverError::Halted {
+            reset: idxd_hw::regs::ResetType::Software,
         }
-    }
-
-    fn submit_bytes(
-        &self,
-        build: impl FnOnce(u64) -> Result<DescBytes, DriverError>,
-        batch: Option<(DmaBuf, DmaBuf, usize)>,
-    ) -> Result<Ticket, DriverError> {
-        self.check_usable()?;
-        let mut g = self.lock();
-        self.submit_locked(&mut g, build, batch)
     }
 
     fn submit_locked(
         &self,
         g: &mut Inner,
-        build: impl FnOnce(u64) -> Result<DescBytes, DriverError>,
-        batch: Option<(DmaBuf, DmaBuf, usize)>,
-    ) -> Result<Ticket, DriverError> {
-        let slot = self.take_slot(g)?;
+        build: Build<'_>,
+        batch: Option<BatchMem>,
+        buffers: Vec<DmaBuf>,
+    ) -> Result<Ticket, Rejected> {
+        // Orphans whose records arrived free their slots here, so a full WQ of late
+        // completions does not refuse work.
+        if g.free.is_empty() {
+            self.reap_locked(g);
+        }
+        let Some(slot) = g.free.pop() else {
+            return Err(Rejected {
+                error: DriverError::QueueFull {
+                    wq: self.name.clone(),
+                },
+                buffers,
+            });
+        };
         let rec_iova = g.slots[slot].rec.iova();
         let desc = match build(rec_iova) {
             Ok(d) => d,
-            Err(e) => {
+            Err(error) => {
                 g.free.push(slot);
-                return Err(e);
+                return Err(Rejected { error, buffers });
             }
         };
-        g.slots[slot].rec.store_release_u8(0, 0)?;
-        let t = Ticket(g.next);
-        g.next += 1;
-        g.slots[slot].busy = Some(t);
-        g.slots[slot].batch = batch;
-        let undo = |g: &mut Inner| {
-            g.slots[slot].busy = None;
-            g.slots[slot].batch = None;
+        if let Err(error) = g.slots[slot].rec.store_release_u8(0, 0) {
             g.free.push(slot);
-        };
-        match self.portal_write(&desc) {
-            Ok(Enqueued::Accepted) => Ok(t),
-            Ok(Enqueued::Retry) => {
-                undo(g);
-                Err(DriverError::QueueFull {
-                    wq: self.name.clone(),
-                })
+            return Err(Rejected { error, buffers });
+        }
+        let id = RequestId(g.next);
+        g.next += 1;
+        // The memory moves into the slot before the device can see the descriptor.
+        let s = &mut g.slots[slot];
+        s.busy = Some(id);
+        s.orphan = false;
+        s.batch = batch;
+        s.buffers = buffers;
+        match self.portal.write(&desc) {
+            Ok(()) => {
+                g.counters.submitted += 1;
+                Ok(Ticket { id, slot })
             }
-            Err(e) => {
-                undo(g);
-                Err(e)
+            Err(error) => {
+                // Not accepted: the device never saw it.
+                let (_, buffers) = g.slots[slot].take();
+                g.free.push(slot);
+                Err(Rejected { error, buffers })
             }
         }
     }
 
-    fn submit_for(&self, s: &Submit) -> Submit {
+    fn with_record(s: &Submit, rec: u64) -> Submit {
         Submit {
+            completion_addr: rec,
             record: RecordMode::Always,
             ..*s
         }
     }
 
-    /// Builds a descriptor whose completion record is the slot's, and submits it.
-    fn submit_built(
-        &self,
-        s: &Submit,
-        build: impl FnOnce(&Submit) -> Result<[u8; 64], idxd_hw::BuildError>,
-    ) -> Result<Ticket, DriverError> {
-        let s = self.submit_for(s);
-        self.submit_bytes(
-            |rec| {
-                Ok(DescBytes(build(&Submit {
-                    completion_addr: rec,
-                    ..s
-                })?))
-            },
-            None,
-        )
-    }
-
-    /// Submits a DSA operation. `s` gives interrupt, fence, block-on-fault and cache control;
-    /// the completion record is the driver's.
-    pub fn submit_dsa(&self, op: &DsaOp, s: &Submit) -> Result<Ticket, DriverError> {
+    /// Submits a DSA operation that owns `buffers` until its completion. `s` gives interrupt,
+    /// fence, block-on-fault and cache control; the completion record is the driver's.
+    pub fn submit_dsa(&self, op: &DsaOp, s: &Submit, buffers: Vec<DmaBuf>) -> Result<Ticket, Rejected> {
         if self.kind != DeviceKind::Dsa {
-            return Err(DriverError::Unsupported("DSA operations on an IAA WQ"));
+            return Err(Rejected {
+                error: DriverError::Unsupported("DSA operations on an IAA WQ"),
+                buffers,
+            });
         }
-        self.submit_built(s, |s| Ok(op.build(s, &self.limits)?.to_bytes()))
+        if let Err(error) = self.check_usable() {
+            return Err(Rejected { error, buffers });
+        }
+        let build: Build<'_> = Box::new(|rec| {
+            Ok(DescBytes(
+                op.build(&Self::with_record(s, rec), &self.limits)?.to_bytes(),
+            ))
+        });
+        self.submit_locked(&mut self.lock(), build, None, buffers)
     }
 
-    /// Submits an IAA operation.
-    pub fn submit_iaa(&self, op: &IaaOp, s: &Submit) -> Result<Ticket, DriverError> {
+    /// Submits an IAA operation that owns `buffers` until its completion.
+    pub fn submit_iaa(&self, op: &IaaOp, s: &Submit, buffers: Vec<DmaBuf>) -> Result<Ticket, Rejected> {
+        self.submit_iaa_many(vec![(*op, buffers)], s)
+            .pop()
+            .expect("one result per operation")
+    }
+
+    /// Submits several IAA operations taking the WQ lock once: one result per operation (a
+    /// failure does not stop the others). The runtime's per-batch submission path.
+    pub fn submit_iaa_many(
+        &self,
+        ops: Vec<(IaaOp, Vec<DmaBuf>)>,
+        s: &Submit,
+    ) -> Vec<Result<Ticket, Rejected>> {
+        let refuse = |error: &dyn Fn() -> DriverError, ops: Vec<(IaaOp, Vec<DmaBuf>)>| {
+            ops.into_iter()
+                .map(|(_, buffers)| {
+                    Err(Rejected {
+                        error: error(),
+                        buffers,
+                    })
+                })
+                .collect()
+        };
         if self.kind != DeviceKind::Iaa {
-            return Err(DriverError::Unsupported("IAA operations on a DSA WQ"));
+            return refuse(&|| DriverError::Unsupported("IAA operations on a DSA WQ"), ops);
         }
-        self.submit_built(s, |s| Ok(op.build(s, &self.limits)?.to_bytes()))
+        if self.check_usable().is_err() {
+            return refuse(&|| self.halted_error(), ops);
+        }
+        let mut g = self.lock();
+        ops.into_iter()
+            .map(|(op, buffers)| {
+                let build: Build<'_> = Box::new(move |rec| {
+                    Ok(DescBytes(
+                        op.build(&Self::with_record(s, rec), &self.limits)?.to_bytes(),
+                    ))
+                });
+                self.submit_locked(&mut g, build, None, buffers)
+            })
+            .collect()
     }
 
     /// Submits a DSA batch: the members are written to a descriptor list in DMA memory, each
-    /// with its own record; the completion carries every member's record.
-    pub fn submit_batch(&self, ops: &[(DsaOp, Submit)]) -> Result<Ticket, DriverError> {
+    /// with its own record; the completion carries every member's record and gives back
+    /// `buffers` (everything the members point at).
+    pub fn submit_batch(&self, ops: &[(DsaOp, Submit)], buffers: Vec<DmaBuf>) -> Result<Ticket, Rejected> {
+        match self.batch_memory(ops) {
+            Ok((list, recs)) => {
+                if let Err(error) = self.check_usable() {
+                    return Err(Rejected { error, buffers });
+                }
+                let (n, list_iova) = (ops.len(), list.iova());
+                let build: Build<'_> = Box::new(move |rec| {
+                    let b = DsaOp::Batch {
+                        list_addr: list_iova,
+                        count: n as u32,
+                    };
+                    Ok(DescBytes(b.build(&Submit::polled(rec), &self.limits)?.to_bytes()))
+                });
+                let mem = BatchMem {
+                    _list: list,
+                    recs,
+                    count: n,
+                };
+                self.submit_locked(&mut self.lock(), build, Some(mem), buffers)
+            }
+            Err(error) => Err(Rejected { error, buffers }),
+        }
+    }
+
+    fn batch_memory(&self, ops: &[(DsaOp, Submit)]) -> Result<(DmaBuf, DmaBuf), DriverError> {
         if self.kind != DeviceKind::Dsa {
             return Err(DriverError::Unsupported("batches on an IAA WQ"));
         }
@@ -376,71 +507,78 @@ impl Wq {
             if matches!(op, DsaOp::Batch { .. }) {
                 return Err(DriverError::Unsupported("a batch inside a batch"));
             }
-            let member = Submit {
-                completion_addr: recs.iova() + 32 * i as u64,
-                record: RecordMode::Always,
-                ..*s
-            };
+            let member = Self::with_record(s, recs.iova() + 32 * i as u64);
             list.write(64 * i, &op.build(&member, &self.limits)?.to_bytes())?;
         }
-        let list_iova = list.iova();
-        self.submit_bytes(
-            |rec| {
-                let b = DsaOp::Batch {
-                    list_addr: list_iova,
-                    count: n as u32,
-                };
-                Ok(DescBytes(b.build(&Submit::polled(rec), &self.limits)?.to_bytes()))
-            },
-            Some((list, recs, n)),
-        )
+        Ok((list, recs))
     }
 
-    /// Submits several IAA operations taking the WQ lock once: one result per operation (a
-    /// failure does not stop the others). The runtime's per-batch submission path.
-    pub fn submit_iaa_many(&self, ops: &[IaaOp], s: &Submit) -> Vec<Result<Ticket, DriverError>> {
-        if self.kind != DeviceKind::Iaa {
-            return ops
-                .iter()
-                .map(|_| Err(DriverError::Unsupported("IAA operations on a DSA WQ")))
-                .collect();
+    /// Turns every slot whose record has arrived into a completion; orphans' completions are
+    /// dropped here (their buffers go back to their pools).
+    fn reap_locked(&self, g: &mut Inner) {
+        let rs = self.record_size();
+        for i in 0..g.slots.len() {
+            let Some(id) = g.slots[i].busy else { continue };
+            if g.slots[i].rec.load_acquire_u8(0).unwrap_or(0) == 0 {
+                continue;
+            }
+            let mut buf = [0u8; IAA_COMPLETION_SIZE];
+            if g.slots[i].rec.read(0, &mut buf[..rs]).is_err() {
+                continue;
+            }
+            let record = match self.kind {
+                DeviceKind::Dsa => Record::Dsa(DsaCompletion::from_bytes(
+                    buf[..DSA_COMPLETION_SIZE].try_into().expect("32 bytes"),
+                )),
+                DeviceKind::Iaa => Record::Iaa(IaaCompletion::from_bytes(&buf)),
+            };
+            let orphan = g.slots[i].orphan;
+            let (batch, buffers) = g.slots[i].take();
+            g.free.push(i);
+            if orphan {
+                g.counters.orphans_reaped += 1;
+                continue;
+            }
+            let members = batch.map(|b| member_records(&b)).unwrap_or_default();
+            g.ready.insert(
+                id,
+                Completion {
+                    id,
+                    result: Ok(record),
+                    members,
+                    buffers,
+                },
+            );
         }
-        if self.check_usable().is_err() {
-            return ops.iter().map(|_| Err(self.halted_error())).collect();
+    }
+
+    /// Gives up on requests: their slots keep the memory until the record arrives or the WQ is
+    /// drained or reset.
+    fn orphan_locked(&self, g: &mut Inner, t: &Ticket) {
+        if g.slots[t.slot].busy == Some(t.id) && !g.slots[t.slot].orphan {
+            g.slots[t.slot].orphan = true;
+            g.counters.orphaned += 1;
         }
-        let s = self.submit_for(s);
-        let mut g = self.lock();
-        ops.iter()
-            .map(|op| {
-                self.submit_locked(
-                    &mut g,
-                    |rec| {
-                        Ok(DescBytes(
-                            op.build(
-                                &Submit {
-                                    completion_addr: rec,
-                                    ..s
-                                },
-                                &self.limits,
-                            )?
-                            .to_bytes(),
-                        ))
-                    },
-                    None,
-                )
+    }
+
+    /// Where a ticket stands: done, still in flight, or unknown (already collected by
+    /// [`Wq::poll`] or [`Wq::wait_all`]).
+    fn take_ready(&self, g: &mut Inner, t: &Ticket) -> Option<Result<Completion, DriverError>> {
+        if let Some(c) = g.ready.remove(&t.id) {
+            return Some(Ok(c));
+        }
+        (g.slots[t.slot].busy != Some(t.id)).then(|| {
+            Err(DriverError::NotInFlight {
+                request: t.id.0,
+                wq: self.name.clone(),
             })
-            .collect()
-    }
-
-    fn halted_error(&self) -> DriverError {
-        DriverError::Halted {
-            reset: idxd_hw::regs::ResetType::Software,
-        }
+        })
     }
 
     /// Waits for several requests, reaping with one lock per polling round; one result per
-    /// ticket, in the order given.
-    pub fn wait_many(&self, tickets: &[Ticket], timeout: Duration) -> Vec<Result<Completion, DriverError>> {
+    /// ticket, in the order given. Requests still pending when the timeout passes (or when a
+    /// health check fails) are orphaned and get the error.
+    pub fn wait_many(&self, tickets: Vec<Ticket>, timeout: Duration) -> Vec<Result<Completion, DriverError>> {
         let mut out: Vec<Option<Result<Completion, DriverError>>> =
             (0..tickets.len()).map(|_| None).collect();
         let start = Instant::now();
@@ -452,68 +590,45 @@ impl Wq {
                 let mut g = self.lock();
                 self.reap_locked(&mut g);
                 for (i, t) in tickets.iter().enumerate() {
-                    if out[i].is_some() {
-                        continue;
-                    }
-                    if let Some(pos) = g.ready.iter().position(|c| c.ticket == *t) {
-                        out[i] = g.ready.remove(pos).map(Ok);
-                    } else if !g.slots.iter().any(|s| s.busy == Some(*t)) {
-                        out[i] = Some(Err(DriverError::Config {
-                            field: "ticket".into(),
-                            reason: format!("{t:?} is not in flight on {}", self.name),
-                        }));
-                    } else {
-                        pending += 1;
+                    if out[i].is_none() {
+                        out[i] = self.take_ready(&mut g, t);
+                        pending += usize::from(out[i].is_none());
                     }
                 }
             }
             if pending == 0 {
-                return out
-                    .into_iter()
-                    .map(|r| r.expect("every ticket resolved"))
-                    .collect();
+                break;
             }
             let now = Instant::now();
+            let mut failed = None;
             if now.duration_since(last_check) >= Duration::from_millis(1) {
                 last_check = now;
                 if let Some(dev) = self.device.upgrade() {
-                    if let Err(e) = dev.check_health() {
-                        let again = |e: &DriverError| match e {
-                            DriverError::Halted { reset } => DriverError::Halted { reset: *reset },
-                            other => DriverError::Config {
-                                field: "device health".into(),
-                                reason: other.to_string(),
-                            },
-                        };
-                        // Abandoned requests were queued as completions: pick them up next round;
-                        // requests still pending get the error.
-                        let mut g = self.lock();
-                        self.reap_locked(&mut g);
-                        for (i, t) in tickets.iter().enumerate() {
-                            if out[i].is_none() {
-                                out[i] = match g.ready.iter().position(|c| c.ticket == *t) {
-                                    Some(pos) => g.ready.remove(pos).map(Ok),
-                                    None => Some(Err(again(&e))),
-                                };
-                            }
-                        }
-                        return out
-                            .into_iter()
-                            .map(|r| r.expect("every ticket resolved"))
-                            .collect();
-                    }
+                    // A halt completes every request in flight as abandoned: the next round
+                    // collects them.
+                    failed = dev.check_health().err();
                 }
             }
-            if now.duration_since(start) >= timeout {
-                return out
-                    .into_iter()
-                    .map(|r| {
-                        r.unwrap_or(Err(DriverError::Timeout {
-                            what: "a completion record",
-                            ms: timeout.as_millis() as u64,
-                        }))
-                    })
-                    .collect();
+            if failed.is_none() && now.duration_since(start) >= timeout {
+                failed = Some(DriverError::Timeout {
+                    what: "a completion record",
+                    ms: timeout.as_millis() as u64,
+                });
+            }
+            if let Some(e) = failed {
+                let e = e.for_each_request();
+                let mut g = self.lock();
+                self.reap_locked(&mut g);
+                for (i, t) in tickets.iter().enumerate() {
+                    if out[i].is_none() {
+                        out[i] = self.take_ready(&mut g, t);
+                    }
+                    if out[i].is_none() {
+                        self.orphan_locked(&mut g, t);
+                        out[i] = Some(Err(e()));
+                    }
+                }
+                break;
             }
             spins += 1;
             if spins < 64 {
@@ -524,66 +639,33 @@ impl Wq {
                 std::thread::sleep(Duration::from_micros(20));
             }
         }
+        out.into_iter()
+            .map(|r| r.expect("every ticket resolved"))
+            .collect()
     }
 
-    /// Collects every request that has completed, in whatever order the device finished them.
+    /// Collects every request that has completed, in whatever order the device finished them
+    /// (their tickets are then spent).
     pub fn poll(&self) -> Vec<Completion> {
         let mut g = self.lock();
         self.reap_locked(&mut g);
-        g.ready.drain(..).collect()
-    }
-
-    fn reap_locked(&self, g: &mut Inner) {
-        let rs = self.record_size();
-        for i in 0..g.slots.len() {
-            let Some(t) = g.slots[i].busy else { continue };
-            if g.slots[i].rec.load_acquire_u8(0).unwrap_or(0) == 0 {
-                continue;
-            }
-            let mut buf = [0u8; IAA_COMPLETION_SIZE];
-            if g.slots[i].rec.read(0, &mut buf[..rs]).is_err() {
-                continue;
-            }
-            let record = match self.kind {
-                DeviceKind::Dsa => {
-                    Record::Dsa(DsaCompletion::from_bytes(buf[..32].try_into().expect("32 bytes")))
-                }
-                DeviceKind::Iaa => Record::Iaa(IaaCompletion::from_bytes(&buf)),
-            };
-            let members = match g.slots[i].batch.take() {
-                Some((_list, recs, n)) => (0..n)
-                    .map(|k| {
-                        let mut m = [0u8; 32];
-                        let _ = recs.read(32 * k, &mut m);
-                        DsaCompletion::from_bytes(&m)
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
-            g.slots[i].busy = None;
-            g.free.push(i);
-            g.ready.push_back(Completion {
-                ticket: t,
-                result: Ok(record),
-                members,
-            });
-        }
+        g.ready.drain().map(|(_, c)| c).collect()
     }
 
     /// Waits for one request, polling with backoff (spin, then yield, then sleep), checking the
     /// device's health while it waits. Completions of other requests found meanwhile are kept
-    /// for [`Wq::poll`]. On timeout the request stays in flight (its memory is not reused).
+    /// for their own waits. On timeout the request is orphaned (see the module docs).
     pub fn wait(&self, t: Ticket, timeout: Duration) -> Result<Completion, DriverError> {
-        self.wait_many(&[t], timeout)
+        self.wait_many(vec![t], timeout)
             .pop()
             .expect("one result per ticket")
     }
 
     /// Waits for one request by sleeping on its completion interrupt instead of polling: the
     /// request must have been submitted with `Submit { interrupt: Some(vector), .. }`. Each
-    /// wake-up reaps (interrupts of other requests on the same vector are fine: their
-    /// completions are kept for [`Wq::poll`]); the device's health is checked on every wake-up
-    /// and at least every 10 ms.
+    /// wake-up reaps (interrupts of other requests on the same vector are fine); the device's
+    /// health is checked on every wake-up and at least every 10 ms. On timeout the request is
+    /// orphaned.
     pub fn wait_interrupt(
         &self,
         t: Ticket,
@@ -595,63 +677,105 @@ impl Wq {
             {
                 let mut g = self.lock();
                 self.reap_locked(&mut g);
-                if let Some(pos) = g.ready.iter().position(|c| c.ticket == t) {
-                    return Ok(g.ready.remove(pos).expect("position is valid"));
+                if let Some(r) = self.take_ready(&mut g, &t) {
+                    return r;
                 }
-                if !g.slots.iter().any(|s| s.busy == Some(t)) {
-                    return Err(DriverError::Config {
-                        field: "ticket".into(),
-                        reason: format!("{t:?} is not in flight on {}", self.name),
-                    });
-                }
-            }
-            if let Some(dev) = self.device.upgrade() {
-                dev.check_health()?;
             }
             let left = timeout.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                return Err(DriverError::Timeout {
+            let failed = match self.device.upgrade().map(|d| d.check_health()) {
+                Some(Err(e)) => Some(e),
+                _ if left.is_zero() => Some(DriverError::Timeout {
                     what: "a completion interrupt",
                     ms: timeout.as_millis() as u64,
-                });
+                }),
+                _ => self
+                    .backing
+                    .wait_interrupt(vector, left.min(Duration::from_millis(10)))
+                    .err(),
+            };
+            if let Some(e) = failed {
+                let mut g = self.lock();
+                self.reap_locked(&mut g);
+                if let Some(r) = self.take_ready(&mut g, &t) {
+                    return r;
+                }
+                self.orphan_locked(&mut g, &t);
+                return Err(e);
             }
-            self.backing
-                .wait_interrupt(vector, left.min(Duration::from_millis(10)))?;
         }
     }
 
-    /// Waits for every request in flight (see [`Wq::wait`]).
+    /// Waits for every request in flight that is not orphaned (see [`Wq::wait`]); their
+    /// tickets are then spent.
     pub fn wait_all(&self, timeout: Duration) -> Result<Vec<Completion>, DriverError> {
-        let tickets: Vec<Ticket> = self.lock().slots.iter().filter_map(|s| s.busy).collect();
+        let tickets: Vec<Ticket> = {
+            let mut g = self.lock();
+            self.reap_locked(&mut g);
+            g.slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.orphan)
+                .filter_map(|(slot, s)| s.busy.map(|id| Ticket { id, slot }))
+                .collect()
+        };
         let mut out = self.poll();
-        let rest: Vec<Ticket> = tickets
-            .into_iter()
-            .filter(|t| !out.iter().any(|c| c.ticket == *t))
-            .collect();
-        for r in self.wait_many(&rest, timeout) {
+        for r in self.wait_many(tickets, timeout) {
             out.push(r?);
         }
         Ok(out)
     }
 
-    /// Every request in flight ends as abandoned (the device halted and dropped them).
+    /// Drains the WQ (Drain WQ: the device finishes everything submitted so far), then reaps.
+    /// Orphans still without a record afterwards lost it: the device is done with their memory,
+    /// so they are released. Returns how many orphans were released. Only for WQs of a
+    /// [`crate::Device`] (unmanaged WQs have no command register).
+    pub fn drain(&self) -> Result<usize, DriverError> {
+        let dev = self.device.upgrade().ok_or(DriverError::Unsupported(
+            "draining a WQ this driver does not manage",
+        ))?;
+        dev.drain_wq(self.id)?;
+        let mut g = self.lock();
+        self.reap_locked(&mut g);
+        let mut released = 0;
+        for i in 0..g.slots.len() {
+            if g.slots[i].busy.is_some() && g.slots[i].orphan {
+                drop(g.slots[i].take());
+                g.free.push(i);
+                released += 1;
+            }
+        }
+        g.counters.orphans_released += released as u64;
+        Ok(released)
+    }
+
+    /// Every request in flight ends as abandoned (the device halted and was reset, or needs a
+    /// reset before it runs anything again): each gets a completion that gives its buffers
+    /// back; orphans are released.
     pub(crate) fn abandon_all(&self) {
         let mut g = self.lock();
         self.reap_locked(&mut g);
         for i in 0..g.slots.len() {
-            if let Some(t) = g.slots[i].busy.take() {
-                let members = g.slots[i]
-                    .batch
-                    .take()
-                    .map(|(_, _, n)| vec![DsaCompletion::default(); n])
-                    .unwrap_or_default();
-                g.free.push(i);
-                g.ready.push_back(Completion {
-                    ticket: t,
+            let Some(id) = g.slots[i].busy else { continue };
+            let orphan = g.slots[i].orphan;
+            let (batch, buffers) = g.slots[i].take();
+            g.free.push(i);
+            if orphan {
+                g.counters.orphans_released += 1;
+                continue;
+            }
+            g.counters.abandoned += 1;
+            let members = batch
+                .map(|b| vec![DsaCompletion::default(); b.count])
+                .unwrap_or_default();
+            g.ready.insert(
+                id,
+                Completion {
+                    id,
                     result: Err(Abandoned::DeviceHalted),
                     members,
-                });
-            }
+                    buffers,
+                },
+            );
         }
     }
 
@@ -659,4 +783,37 @@ impl Wq {
     pub fn portal_offset(id: u16) -> u64 {
         id as u64 * PORTAL_STRIDE
     }
+}
+
+/// Writes descriptors to one WQ's portal: 64-byte offsets rotating over the portal page, and
+/// ENQCMD retried [`ENQCMD_RETRIES`] times while the WQ answers retry.
+struct PortalWriter {
+    wq: String,
+    backing: Arc<dyn DeviceBacking>,
+    base: u64,
+    kind: PortalKind,
+    next: AtomicU64,
+}
+
+impl PortalWriter {
+    fn write(&self, desc: &DescBytes) -> Result<(), DriverError> {
+        let off = self.base + self.next.fetch_add(64, Ordering::Relaxed) % 0x1000;
+        for _ in 0..=ENQCMD_RETRIES {
+            match self.backing.submit(off, desc, self.kind)? {
+                Enqueued::Accepted => return Ok(()),
+                Enqueued::Retry => std::hint::spin_loop(),
+            }
+        }
+        Err(DriverError::QueueFull { wq: self.wq.clone() })
+    }
+}
+
+fn member_records(b: &BatchMem) -> Vec<DsaCompletion> {
+    (0..b.count)
+        .map(|k| {
+            let mut m = [0u8; DSA_COMPLETION_SIZE];
+            let _ = b.recs.read(DSA_COMPLETION_SIZE * k, &mut m);
+            DsaCompletion::from_bytes(&m)
+        })
+        .collect()
 }

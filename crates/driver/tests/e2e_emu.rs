@@ -100,7 +100,7 @@ fn every_operation_on_every_profile() {
 }
 
 fn run(wq: &idxd_driver::Wq, op: DsaOp) -> idxd_hw::DsaCompletion {
-    let t = wq.submit_dsa(&op, &Submit::default()).unwrap();
+    let t = wq.submit_dsa(&op, &Submit::default(), Vec::new()).unwrap();
     match wq.wait(t, T).unwrap().result.unwrap() {
         Record::Dsa(r) => r,
         Record::Iaa(_) => unreachable!(),
@@ -275,7 +275,7 @@ fn dsa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
             )
         })
         .collect();
-    let t = wq.submit_batch(&ops).unwrap();
+    let t = wq.submit_batch(&ops, Vec::new()).unwrap();
     let c = wq.wait(t, T).unwrap();
     assert_eq!(
         c.result.unwrap().status(),
@@ -311,7 +311,7 @@ fn iaa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
     let out = pool.alloc(8192, 64).unwrap();
     let back = pool.alloc(4096, 64).unwrap();
     let iaa = |op: IaaOp| match wq
-        .wait(wq.submit_iaa(&op, &Submit::default()).unwrap(), T)
+        .wait(wq.submit_iaa(&op, &Submit::default(), Vec::new()).unwrap(), T)
         .unwrap()
         .result
         .unwrap()
@@ -399,8 +399,8 @@ fn injected_halt_is_reported_and_recovered() {
         );
         let wq = dev.wq(0).unwrap();
         let noop = |wq: &idxd_driver::Wq| match wq.kind() {
-            DeviceKind::Dsa => wq.submit_dsa(&DsaOp::Noop, &Submit::default()),
-            DeviceKind::Iaa => wq.submit_iaa(&IaaOp::Noop, &Submit::default()),
+            DeviceKind::Dsa => wq.submit_dsa(&DsaOp::Noop, &Submit::default(), Vec::new()),
+            DeviceKind::Iaa => wq.submit_iaa(&IaaOp::Noop, &Submit::default(), Vec::new()),
         };
         for _ in 0..3 {
             let t = noop(&wq).unwrap();
@@ -452,11 +452,16 @@ fn halt_without_recovery_fails_every_request_and_never_hangs() {
     .unwrap();
     let wq = dev.wq(0).unwrap();
     let tickets: Vec<_> = (0..8)
-        .map(|_| wq.submit_dsa(&DsaOp::Noop, &Submit::default()).unwrap())
+        .map(|_| {
+            wq.submit_dsa(&DsaOp::Noop, &Submit::default(), Vec::new())
+                .unwrap()
+        })
         .collect();
     // The first request halts the device. Requests other engines finished before the halt
     // complete normally; every other one completes as abandoned; none is lost or repeated.
-    let first = wq.wait(tickets[0], T);
+    let mut tickets = tickets;
+    let first_id = tickets[0].id();
+    let first = wq.wait(tickets.remove(0), T);
     assert!(
         matches!(first, Err(idxd_driver::DriverError::Halted { .. }) | Ok(_)),
         "{first:?}"
@@ -465,17 +470,18 @@ fn halt_without_recovery_fails_every_request_and_never_hangs() {
     if let Ok(c) = first {
         done.push(c);
     }
-    let ids: HashSet<_> = done.iter().map(|c| c.ticket).collect();
+    let ids: HashSet<_> = done.iter().map(|c| c.id).collect();
     assert_eq!((done.len(), ids.len()), (8, 8), "{done:?}");
     assert!(done.iter().all(
         |c| c.result == Err(Abandoned::DeviceHalted) || c.result.as_ref().is_ok_and(|r| r.status() == 1)
     ));
     assert!(done
         .iter()
-        .any(|c| c.ticket == tickets[0] && c.result == Err(Abandoned::DeviceHalted)));
+        .any(|c| c.id == first_id && c.result == Err(Abandoned::DeviceHalted)));
     assert_eq!(wq.in_flight(), 0);
     assert!(matches!(
-        wq.submit_dsa(&DsaOp::Noop, &Submit::default()),
+        wq.submit_dsa(&DsaOp::Noop, &Submit::default(), Vec::new())
+            .map_err(|r| r.error),
         Err(idxd_driver::DriverError::Halted { .. })
     ));
 }
@@ -505,14 +511,16 @@ fn two_threads_100k_requests_each_nothing_lost_or_duplicated() {
                 let mut n = 0;
                 while completed.len() < PER {
                     while n < PER && wq.free_slots() > 0 {
-                        let t = wq.submit_dsa(&DsaOp::Noop, &Submit::default()).unwrap();
-                        assert!(submitted.insert(t), "ticket reused while in flight");
+                        let t = wq
+                            .submit_dsa(&DsaOp::Noop, &Submit::default(), Vec::new())
+                            .unwrap();
+                        assert!(submitted.insert(t.id()), "ticket reused while in flight");
                         n += 1;
                     }
                     for c in wq.poll() {
                         assert_eq!(c.result.unwrap().status(), 1);
-                        assert!(submitted.contains(&c.ticket));
-                        assert!(completed.insert(c.ticket), "completion reported twice");
+                        assert!(submitted.contains(&c.id));
+                        assert!(completed.insert(c.id), "completion reported twice");
                     }
                     std::thread::yield_now();
                 }
@@ -534,21 +542,23 @@ fn completions_by_interrupt_out_of_order() {
         interrupt: Some(2),
         ..Submit::default()
     };
-    let tickets: Vec<_> = (0..32)
-        .map(|_| wq.submit_iaa(&IaaOp::Noop, &s).unwrap())
+    let mut tickets: Vec<_> = (0..32)
+        .map(|_| wq.submit_iaa(&IaaOp::Noop, &s, Vec::new()).unwrap())
         .collect();
     // Wait for the last first: the others complete meanwhile and stay available.
-    let last = wq.wait_interrupt(*tickets.last().unwrap(), 2, T).unwrap();
+    let last = wq.wait_interrupt(tickets.pop().unwrap(), 2, T).unwrap();
     assert_eq!(last.result.unwrap().status(), 1);
     let mut seen: HashSet<_> = HashSet::new();
-    seen.insert(last.ticket);
-    for t in &tickets[..31] {
-        let c = wq.wait_interrupt(*t, 2, T).unwrap();
-        assert!(seen.insert(c.ticket));
+    seen.insert(last.id);
+    for t in tickets {
+        let c = wq.wait_interrupt(t, 2, T).unwrap();
+        assert!(seen.insert(c.id));
     }
     assert_eq!(seen.len(), 32);
     // A ticket that poll() already reaped is an error, not a hang.
-    let t = wq.submit_iaa(&IaaOp::Noop, &Submit::default()).unwrap();
+    let t = wq
+        .submit_iaa(&IaaOp::Noop, &Submit::default(), Vec::new())
+        .unwrap();
     std::thread::sleep(Duration::from_millis(20));
     let _ = wq.poll();
     assert!(
