@@ -15,7 +15,3 @@ pub mod ops;
 pub mod testkit;
 
 pub use error::EmuError;
-
-// TEMPORARY: runtime sources switch to idxd_deflate
-#[doc(hidden)]
-pub use idxd_deflate as engine;

@@ -6,8 +6,8 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Sender, TrySendError};
 
+use crate::builder::Runtime;
 use crate::error::OffloadError;
-use crate::runtime::Runtime;
 
 /// Called with the input back and the compressed bytes (or the error).
 pub type Callback = Box<dyn FnOnce(Vec<u8>, Result<Vec<u8>, OffloadError>) + Send>;

@@ -61,7 +61,7 @@ pub enum DsaOutput {
 }
 
 fn crc32c_sw(seed: u32, data: &[u8]) -> u32 {
-    idxd_emu::engine::crc32c(seed, data)
+    crc32c::crc32c_append(seed, data)
 }
 
 fn software(r: &mut DsaRequest<'_>) -> Result<DsaOutput, OffloadError> {
@@ -106,15 +106,22 @@ fn software(r: &mut DsaRequest<'_>) -> Result<DsaOutput, OffloadError> {
     }
 }
 
+/// One request's device memory (two buffers of the context's maximum size).
 struct Stage {
     a: DmaBuf,
     b: DmaBuf,
 }
 
 /// A per-thread DSA context.
+///
+/// Each request's staging moves into the WQ with its descriptor (a batch takes all of them)
+/// and comes back with the completion; after a timeout it stays with the WQ until the device
+/// is done, and later requests take other staging (docs/design.md, "Buffer ownership").
 pub struct DsaContext {
     wq: Option<Arc<Wq>>,
-    stages: Vec<Stage>,
+    pool: Option<Arc<DmaPool>>,
+    spare: Vec<Stage>,
+    batch: usize,
     max: usize,
     timeout: Duration,
 }
@@ -124,27 +131,25 @@ impl DsaContext {
     pub fn software() -> Self {
         DsaContext {
             wq: None,
-            stages: Vec::new(),
+            pool: None,
+            spare: Vec::new(),
+            batch: 1,
             max: 0,
             timeout: Duration::from_secs(1),
         }
     }
 
-    /// On a DSA WQ, with staging for up to `batch` requests of at most `max` bytes each.
+    /// On a DSA WQ, with staging for up to `batch` requests of at most `max` bytes each in
+    /// flight (and as many again held by requests given up on).
     pub fn on_device(wq: Arc<Wq>, batch: usize, max: usize, timeout: Duration) -> Result<Self, DriverError> {
         let batch = batch.clamp(1, wq.limits().max_batch.max(1) as usize);
-        let pool = DmaPool::new(wq.backing().clone(), batch * (2 * max + 128) + 4096, false)?;
-        let stages = (0..batch)
-            .map(|_| {
-                Ok(Stage {
-                    a: pool.alloc(max, 64)?,
-                    b: pool.alloc(max, 64)?,
-                })
-            })
-            .collect::<Result<Vec<_>, DriverError>>()?;
+        let max = max.div_ceil(64) * 64;
+        let pool = DmaPool::new(wq.backing().clone(), 2 * batch * 2 * max + 4096, false)?;
         Ok(DsaContext {
             wq: Some(wq),
-            stages,
+            pool: Some(pool),
+            spare: Vec::new(),
+            batch,
             max,
             timeout,
         })
@@ -161,7 +166,7 @@ impl DsaContext {
             return reqs.iter_mut().map(software).collect();
         };
         let mut out = Vec::with_capacity(reqs.len());
-        for chunk in reqs.chunks_mut(self.stages.len()) {
+        for chunk in reqs.chunks_mut(self.batch) {
             out.extend(self.run_chunk(&wq, chunk));
         }
         out
@@ -177,6 +182,72 @@ impl DsaContext {
         }
     }
 
+    fn take_stage(&mut self) -> Result<Stage, DriverError> {
+        if let Some(s) = self.spare.pop() {
+            return Ok(s);
+        }
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or(DriverError::Unsupported("DSA staging without a device"))?;
+        Ok(Stage {
+            a: pool.alloc(self.max, 64)?,
+            b: pool.alloc(self.max, 64)?,
+        })
+    }
+
+    /// Stages one request: its operation, or why it cannot go to the device.
+    fn stage(&self, r: &DsaRequest<'_>, st: &mut Stage) -> Result<DsaOp, OffloadError> {
+        let too_big = |n: usize| n == 0 || n > self.max;
+        let dev = |e: DriverError| Self::dev_err(ErrorKind::DeviceError, None, e.to_string());
+        match r {
+            DsaRequest::Copy { src, dst } if src.len() == dst.len() && !too_big(src.len()) => {
+                st.a.write(0, src).map_err(dev)?;
+                Ok(DsaOp::Memmove {
+                    src: st.a.iova(),
+                    dst: st.b.iova(),
+                    len: src.len() as u32,
+                })
+            }
+            DsaRequest::Fill { dst, pattern } if !too_big(dst.len()) => Ok(DsaOp::Fill {
+                pattern: *pattern,
+                dst: st.b.iova(),
+                len: dst.len() as u32,
+            }),
+            DsaRequest::Compare { a, b } if a.len() == b.len() && !too_big(a.len()) => {
+                st.a.write(0, a).map_err(dev)?;
+                st.b.write(0, b).map_err(dev)?;
+                Ok(DsaOp::Compare {
+                    src1: st.a.iova(),
+                    src2: st.b.iova(),
+                    len: a.len() as u32,
+                    expected: None,
+                })
+            }
+            DsaRequest::Crc32c { src, seed } if !too_big(src.len()) => {
+                st.a.write(0, src).map_err(dev)?;
+                Ok(DsaOp::CrcGen {
+                    src: st.a.iova(),
+                    len: src.len() as u32,
+                    seed: CrcSeed::Value(*seed),
+                })
+            }
+            DsaRequest::SameFilled { page } if !too_big(page.len()) && page.len() % 8 == 0 => {
+                let first = u64::from_le_bytes(page[..8].try_into().expect("8 bytes"));
+                st.a.write(0, page).map_err(dev)?;
+                Ok(DsaOp::ComparePattern {
+                    src: st.a.iova(),
+                    pattern: first,
+                    len: page.len() as u32,
+                    expected: None,
+                })
+            }
+            _ => Err(OffloadError::new(ErrorKind::InvalidRequest, "dsa").with_detail(
+                "lengths differ, are zero, are not a multiple of 8, or exceed the staging size",
+            )),
+        }
+    }
+
     fn run_chunk(
         &mut self,
         wq: &Arc<Wq>,
@@ -184,90 +255,72 @@ impl DsaContext {
     ) -> Vec<Result<DsaOutput, OffloadError>> {
         let mut ops = Vec::new();
         let mut idx = Vec::new();
+        let mut bufs = Vec::new();
         let mut results: Vec<Option<Result<DsaOutput, OffloadError>>> =
             (0..reqs.len()).map(|_| None).collect();
         for (i, r) in reqs.iter().enumerate() {
-            let st = &mut self.stages[i];
-            let too_big = |n: usize| n == 0 || n > self.max;
-            let op = match r {
-                DsaRequest::Copy { src, dst } if src.len() == dst.len() && !too_big(src.len()) => {
-                    st.a.write(0, src).map(|_| DsaOp::Memmove {
-                        src: st.a.iova(),
-                        dst: st.b.iova(),
-                        len: src.len() as u32,
-                    })
-                }
-                DsaRequest::Fill { dst, pattern } if !too_big(dst.len()) => Ok(DsaOp::Fill {
-                    pattern: *pattern,
-                    dst: st.b.iova(),
-                    len: dst.len() as u32,
-                }),
-                DsaRequest::Compare { a, b } if a.len() == b.len() && !too_big(a.len()) => {
-                    st.a.write(0, a)
-                        .and_then(|_| st.b.write(0, b))
-                        .map(|_| DsaOp::Compare {
-                            src1: st.a.iova(),
-                            src2: st.b.iova(),
-                            len: a.len() as u32,
-                            expected: None,
-                        })
-                }
-                DsaRequest::Crc32c { src, seed } if !too_big(src.len()) => {
-                    st.a.write(0, src).map(|_| DsaOp::CrcGen {
-                        src: st.a.iova(),
-                        len: src.len() as u32,
-                        seed: CrcSeed::Value(*seed),
-                    })
-                }
-                DsaRequest::SameFilled { page } if !too_big(page.len()) && page.len() % 8 == 0 => {
-                    let first = u64::from_le_bytes(page[..8].try_into().expect("8 bytes"));
-                    st.a.write(0, page).map(|_| DsaOp::ComparePattern {
-                        src: st.a.iova(),
-                        pattern: first,
-                        len: page.len() as u32,
-                        expected: None,
-                    })
-                }
-                _ => {
-                    results[i] = Some(Err(OffloadError::new(ErrorKind::InvalidRequest, "dsa")
-                        .with_detail(
-                            "lengths differ, are zero, are not a multiple of 8, or exceed the staging size",
-                        )));
+            let mut st = match self.take_stage() {
+                Ok(s) => s,
+                Err(e) => {
+                    results[i] = Some(Err(map_driver(&e)));
                     continue;
                 }
             };
-            match op {
+            match self.stage(r, &mut st) {
                 Ok(op) => {
                     ops.push((op, Submit::default()));
                     idx.push(i);
+                    bufs.push(st.a);
+                    bufs.push(st.b);
                 }
-                Err(e) => results[i] = Some(Err(Self::dev_err(ErrorKind::DeviceError, None, e.to_string()))),
+                Err(e) => {
+                    results[i] = Some(Err(e));
+                    self.spare.push(st);
+                }
             }
         }
-        let members: Vec<Result<DsaCompletion, OffloadError>> = match ops.len() {
-            0 => Vec::new(),
-            1 => match wq
-                .submit_dsa(&ops[0].0, &ops[0].1)
-                .and_then(|t| wq.wait(t, self.timeout))
-            {
-                Ok(c) => vec![match c.result {
-                    Ok(Record::Dsa(r)) => Ok(r),
-                    _ => Err(Self::dev_err(ErrorKind::DeviceHalted, None, "abandoned".into())),
-                }],
-                Err(e) => vec![Err(map_driver(&e))],
-            },
-            _ => match wq.submit_batch(&ops).and_then(|t| wq.wait(t, self.timeout)) {
-                Ok(c) if c.result.is_ok() => c.members.into_iter().map(Ok).collect(),
-                Ok(_) => ops
-                    .iter()
-                    .map(|_| Err(Self::dev_err(ErrorKind::DeviceHalted, None, "abandoned".into())))
-                    .collect(),
+        let abandoned = || Self::dev_err(ErrorKind::DeviceHalted, None, "abandoned by a halt".into());
+        let submitted = match ops.len() {
+            0 => None,
+            1 => Some(wq.submit_dsa(&ops[0].0, &ops[0].1, bufs)),
+            _ => Some(wq.submit_batch(&ops, bufs)),
+        };
+        let members: Vec<Result<DsaCompletion, OffloadError>> = match submitted {
+            None => Vec::new(),
+            Some(Err(rej)) => {
+                self.recycle(rej.buffers);
+                ops.iter().map(|_| Err(map_driver(&rej.error))).collect()
+            }
+            // On a wait error the request is orphaned: its staging stays with the WQ.
+            Some(Ok(t)) => match wq.wait(t, self.timeout) {
                 Err(e) => ops.iter().map(|_| Err(map_driver(&e))).collect(),
+                Ok(c) => {
+                    let recs: Vec<_> = match (&c.result, ops.len()) {
+                        (Ok(Record::Dsa(r)), 1) => vec![Ok(*r)],
+                        (Ok(_), _) if c.members.len() == ops.len() => {
+                            c.members.iter().map(|m| Ok(*m)).collect()
+                        }
+                        _ => ops.iter().map(|_| Err(abandoned())).collect(),
+                    };
+                    self.recycle(c.buffers);
+                    recs
+                }
             },
         };
+        // The stages of this chunk's device requests are the last ones recycled, in order.
+        let n = self.spare.len();
+        let first = n.saturating_sub(idx.len());
         for (k, m) in members.into_iter().enumerate() {
             let i = idx[k];
-            results[i] = Some(m.and_then(|rec| self.finish(i, &mut reqs[i], &rec)));
+            let stage = self.spare.get(first + k);
+            results[i] = Some(m.and_then(|rec| match stage {
+                Some(st) => Self::finish(st, &mut reqs[i], &rec),
+                None => Err(Self::dev_err(
+                    ErrorKind::DeviceError,
+                    Some(&rec),
+                    "staging lost".into(),
+                )),
+            }));
         }
         results
             .into_iter()
@@ -275,12 +328,15 @@ impl DsaContext {
             .collect()
     }
 
-    fn finish(
-        &self,
-        i: usize,
-        r: &mut DsaRequest<'_>,
-        rec: &DsaCompletion,
-    ) -> Result<DsaOutput, OffloadError> {
+    /// Puts buffers that came back (a, b, a, b, ...) on the spare list.
+    fn recycle(&mut self, bufs: Vec<DmaBuf>) {
+        let mut it = bufs.into_iter();
+        while let (Some(a), Some(b)) = (it.next(), it.next()) {
+            self.spare.push(Stage { a, b });
+        }
+    }
+
+    fn finish(stage: &Stage, r: &mut DsaRequest<'_>, rec: &DsaCompletion) -> Result<DsaOutput, OffloadError> {
         let st = rec.status();
         if st.code != DsaStatus::Success.code() {
             let kind = match DsaStatus::from_code(st.code) {
@@ -295,7 +351,6 @@ impl DsaContext {
                 format!("status {:#04x}", rec.status),
             ));
         }
-        let stage = &self.stages[i];
         let dev = |e: DriverError| Self::dev_err(ErrorKind::DeviceError, Some(rec), e.to_string());
         match r {
             DsaRequest::Copy { dst, .. } | DsaRequest::Fill { dst, .. } => {
@@ -315,11 +370,5 @@ impl DsaContext {
 }
 
 fn map_driver(e: &DriverError) -> OffloadError {
-    let kind = match e {
-        DriverError::QueueFull { .. } => ErrorKind::QueueFull,
-        DriverError::Halted { .. } => ErrorKind::DeviceHalted,
-        DriverError::Timeout { .. } => ErrorKind::Timeout,
-        _ => ErrorKind::DeviceError,
-    };
-    OffloadError::new(kind, "dsa").with_detail(e.to_string())
+    OffloadError::from_driver(e, "dsa")
 }

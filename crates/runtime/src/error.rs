@@ -31,6 +31,19 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The one mapping of a driver error (submission or waiting) to a request's error kind.
+    pub fn of_driver(e: &idxd_driver::DriverError) -> ErrorKind {
+        use idxd_driver::DriverError as D;
+        match e {
+            D::QueueFull { .. } => ErrorKind::QueueFull,
+            D::Halted { .. } => ErrorKind::DeviceHalted,
+            D::Timeout { .. } => ErrorKind::Timeout,
+            D::Build(_) => ErrorKind::InvalidRequest,
+            D::HealthCheck(inner) => ErrorKind::of_driver(inner),
+            _ => ErrorKind::DeviceError,
+        }
+    }
+
     /// A short name, used as the statistics key.
     pub fn name(&self) -> &'static str {
         match self {
@@ -119,6 +132,11 @@ impl OffloadError {
         }
     }
 
+    /// A driver error, mapped by [`ErrorKind::of_driver`], its message kept as the detail.
+    pub fn from_driver(e: &idxd_driver::DriverError, backend: &'static str) -> Self {
+        OffloadError::new(ErrorKind::of_driver(e), backend).with_detail(e.to_string())
+    }
+
     /// With a detail message.
     pub fn with_detail(mut self, d: impl Into<String>) -> Self {
         self.detail = Some(d.into());
@@ -129,9 +147,32 @@ impl OffloadError {
 /// Errors building a runtime (bad configuration, a device that cannot be opened).
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// A configuration value that makes no sense.
-    #[error("invalid runtime configuration: {0}")]
-    Config(String),
+    /// An algorithm name the runtime does not know.
+    #[error("unknown algorithm `{0}` (deflate-iaa, deflate-iaa-dynamic, deflate[-N], zstd[-N], lz4)")]
+    UnknownAlgorithm(String),
+    /// A level outside the codec's range.
+    #[error("{algorithm} level {level} is outside {min}..={max}")]
+    BadLevel {
+        /// The codec.
+        algorithm: &'static str,
+        /// The level given.
+        level: i64,
+        /// Lowest level.
+        min: i64,
+        /// Highest level.
+        max: i64,
+    },
+    /// A device of the wrong kind for where it was given.
+    #[error("{device} is not {}", if *expected == idxd_hw::pci::DeviceKind::Iaa { "an IAA (deflate-iaa needs one)" } else { "a DSA" })]
+    WrongKind {
+        /// The device.
+        device: String,
+        /// The kind needed.
+        expected: idxd_hw::pci::DeviceKind,
+    },
+    /// A device algorithm with no device given, in a build without the emulator.
+    #[error("{0} needs a device: none was given, and this build has no emulator (feature `emu`)")]
+    NoDevice(crate::Algorithm),
     /// The driver could not open or bring up a device.
     #[error(transparent)]
     Driver(#[from] idxd_driver::DriverError),

@@ -1,12 +1,18 @@
 //! The IAA codec: deflate on a device (real or emulated), up to N descriptors in flight per
-//! context, polled together. Staging buffers, AECS and completion records are the context's own
-//! (allocated once, in the device's DMA memory); the WQ lock is taken once per batch to submit
-//! and once per polling round to reap.
+//! context, polled together.
+//!
+//! Every request owns its staging (source, destination and AECS buffers in the device's DMA
+//! memory) while it is in flight: the staging moves into the WQ at submission and comes back
+//! with the completion (docs/design.md, "Buffer ownership"). A request the codec gives up on
+//! (timeout) leaves its staging with the WQ until the device is done with it, and the next
+//! request takes other staging, so a late write by the device never lands in memory that a
+//! newer request uses. Staging is recycled through per-WQ free lists (no zeroing on reuse).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use idxd_driver::{Abandoned, DmaBuf, DmaPool, DriverError, Record, Ticket, Wq};
+use idxd_driver::{Abandoned, Completion, DmaBuf, DmaPool, DriverError, Record, Rejected, Ticket, Wq};
+use idxd_hw::aecs::COMPRESS_AECS_SIZE;
 use idxd_hw::{
     AecsWrite, AnalyticsError, CompressAecs, CompressFlags, DecompressFlags, EndProcessing, IaaCompletion,
     IaaOp, IaaStatus, Submit,
@@ -39,58 +45,93 @@ pub struct IaaOptions {
     pub timeout: Duration,
 }
 
-struct Lane {
-    wq: Arc<Wq>,
+/// One request's device memory: what it reads, what the device writes, and the AECS.
+struct Staging {
     src: DmaBuf,
     dst: DmaBuf,
     aecs: DmaBuf,
 }
+
+impl Staging {
+    fn into_buffers(self) -> Vec<DmaBuf> {
+        vec![self.src, self.dst, self.aecs]
+    }
+
+    /// Back from a completion or a refused submission (the order `into_buffers` gave).
+    fn from_buffers(mut b: Vec<DmaBuf>) -> Option<Staging> {
+        if b.len() != 3 {
+            return None;
+        }
+        let aecs = b.pop()?;
+        let dst = b.pop()?;
+        let src = b.pop()?;
+        Some(Staging { src, dst, aecs })
+    }
+}
+
+/// One WQ, the DMA pool its staging comes from, and staging not in use.
+struct WqLane {
+    wq: Arc<Wq>,
+    pool: Arc<DmaPool>,
+    spare: Vec<Staging>,
+}
+
+/// One request of a pass: which job, which lane, the operation and its staging.
+struct Item {
+    job: usize,
+    lane: usize,
+    op: IaaOp,
+    staging: Staging,
+}
+
+/// The end of a pass for one request: the record with the staging back, or an error (the
+/// staging then stays with the WQ, or was released).
+type Done = (usize, usize, Result<(IaaCompletion, Staging), OffloadError>);
 
 /// One context's view of the device(s).
 pub struct IaaCodec {
     name: &'static str,
     opts: IaaOptions,
     /// Compress lanes and decompress lanes (the same WQs unless the runtime splits them).
-    comp: Vec<Lane>,
-    decomp: Vec<Lane>,
+    comp: Vec<WqLane>,
+    decomp: Vec<WqLane>,
     next: usize,
 }
 
+/// Which lanes a pass uses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Compress,
+    Decompress,
+}
+
 impl IaaCodec {
-    /// A codec over `comp_wqs` (compress) and `decomp_wqs` (decompress), with `opts.batch`
-    /// staging lanes spread over each list.
+    /// A codec over `comp_wqs` (compress) and `decomp_wqs` (decompress): one lane per WQ, each
+    /// with a DMA pool sized for this context's share of `opts.batch` requests in flight plus
+    /// as many again for requests given up on.
     pub fn new(
         comp_wqs: &[Arc<Wq>],
         decomp_wqs: &[Arc<Wq>],
         opts: IaaOptions,
         start: usize,
     ) -> Result<Self, DriverError> {
-        let fixed = CompressAecs::fixed();
-        let lanes = |wqs: &[Arc<Wq>]| -> Result<Vec<Lane>, DriverError> {
-            let mut pools: Vec<(usize, Arc<DmaPool>)> = Vec::new();
-            let mut out = Vec::new();
-            for i in 0..opts.batch.max(1) {
-                let k = (start + i) % wqs.len();
-                let wq = wqs[k].clone();
-                let pool = match pools.iter().find(|(j, _)| *j == k) {
-                    Some((_, p)) => p.clone(),
-                    None => {
-                        let per = 2 * opts.max_request + 4096;
-                        let p = DmaPool::new(wq.backing().clone(), per * opts.batch.max(1) + 65536, false)?;
-                        pools.push((k, p.clone()));
-                        p
-                    }
-                };
-                let mut aecs = pool.alloc(2 * idxd_hw::aecs::COMPRESS_AECS_SIZE, 64)?;
-                aecs.write(0, fixed.as_bytes())?;
-                out.push(Lane {
-                    wq,
-                    src: pool.alloc(opts.max_request, 64)?,
-                    dst: pool.alloc(opts.max_request, 64)?,
-                    aecs,
-                });
-            }
-            Ok(out)
+        let per_wq = |n: usize| opts.batch.max(1).div_ceil(n.max(1));
+        let lanes = |wqs: &[Arc<Wq>]| -> Result<Vec<WqLane>, DriverError> {
+            let sets = 2 * per_wq(wqs.len()) + 2;
+            wqs.iter()
+                .map(|wq| {
+                    let pool = DmaPool::new(
+                        wq.backing().clone(),
+                        sets * Self::staging_bytes(opts.max_request) + 4096,
+                        false,
+                    )?;
+                    Ok(WqLane {
+                        wq: wq.clone(),
+                        pool,
+                        spare: Vec::new(),
+                    })
+                })
+                .collect()
         };
         let name = match opts.mode {
             IaaMode::Fixed => "deflate-iaa",
@@ -105,6 +146,55 @@ impl IaaCodec {
         })
     }
 
+    fn staging_bytes(max_request: usize) -> usize {
+        let round = |n: usize| n.div_ceil(64) * 64;
+        2 * round(max_request) + round(2 * COMPRESS_AECS_SIZE)
+    }
+
+    fn lanes(&mut self, side: Side) -> &mut Vec<WqLane> {
+        match side {
+            Side::Compress => &mut self.comp,
+            Side::Decompress => &mut self.decomp,
+        }
+    }
+
+    /// Staging for a new request on `lane`: a spare one, or new memory from the lane's pool
+    /// (with the fixed-code AECS in place).
+    fn take_staging(&mut self, side: Side, lane: usize) -> Result<Staging, OffloadError> {
+        let (max, name) = (self.opts.max_request, self.name);
+        let l = &mut self.lanes(side)[lane];
+        if let Some(s) = l.spare.pop() {
+            return Ok(s);
+        }
+        let fresh = || -> Result<Staging, DriverError> {
+            let mut aecs = l.pool.alloc(2 * COMPRESS_AECS_SIZE, 64)?;
+            aecs.write(0, CompressAecs::fixed().as_bytes())?;
+            Ok(Staging {
+                src: l.pool.alloc(max, 64)?,
+                dst: l.pool.alloc(max, 64)?,
+                aecs,
+            })
+        };
+        fresh().map_err(|e| {
+            // Staging is exhausted when requests given up on still hold theirs: no room, as
+            // when the WQ itself is full.
+            let held = l.wq.orphans();
+            let kind = if held > 0 {
+                ErrorKind::QueueFull
+            } else {
+                ErrorKind::of_driver(&e)
+            };
+            OffloadError::new(kind, name).with_detail(format!(
+                "no staging memory on {} ({held} requests given up on still hold theirs): {e}",
+                l.wq.name()
+            ))
+        })
+    }
+
+    fn give_back(&mut self, side: Side, lane: usize, s: Staging) {
+        self.lanes(side)[lane].spare.push(s);
+    }
+
     fn err(&self, kind: ErrorKind, r: Option<&IaaCompletion>) -> OffloadError {
         OffloadError {
             kind,
@@ -113,6 +203,10 @@ impl IaaCodec {
             error_code: r.map(|r| r.error_code),
             detail: None,
         }
+    }
+
+    fn driver_err(&self, e: &DriverError) -> OffloadError {
+        OffloadError::from_driver(e, self.name)
     }
 
     /// Requests the device cannot take (the runtime sends them to software when it falls back).
@@ -149,100 +243,163 @@ impl IaaCodec {
         self.err(kind, Some(r))
     }
 
-    fn driver_err(&self, e: &DriverError) -> OffloadError {
-        let kind = match e {
-            DriverError::QueueFull { .. } => ErrorKind::QueueFull,
-            DriverError::Halted { .. } => ErrorKind::DeviceHalted,
-            DriverError::Timeout { .. } => ErrorKind::Timeout,
-            DriverError::Build(_) => ErrorKind::InvalidRequest,
-            _ => ErrorKind::DeviceError,
+    /// A completion's record and staging. An abandoned request (halt) gives its staging back
+    /// too: the reset that abandoned it also stopped the device using it.
+    fn finish(
+        &mut self,
+        side: Side,
+        lane: usize,
+        c: Completion,
+    ) -> Result<(IaaCompletion, Staging), OffloadError> {
+        let staging = Staging::from_buffers(c.buffers);
+        let rec = match c.result {
+            Ok(Record::Iaa(r)) => Ok(r),
+            Ok(Record::Dsa(_)) => Err(self
+                .err(ErrorKind::InvalidRequest, None)
+                .with_detail("DSA record on an IAA WQ")),
+            Err(Abandoned::DeviceHalted) => Err(self.err(ErrorKind::DeviceHalted, None)),
         };
-        self.err(kind, None).with_detail(e.to_string())
-    }
-
-    fn record(&self, c: Result<idxd_driver::Completion, DriverError>) -> Result<IaaCompletion, OffloadError> {
-        match c {
-            Ok(c) => match c.result {
-                Ok(Record::Iaa(r)) => Ok(r),
-                Ok(Record::Dsa(_)) => Err(self
-                    .err(ErrorKind::InvalidRequest, None)
-                    .with_detail("DSA record on an IAA WQ")),
-                Err(Abandoned::DeviceHalted) => Err(self.err(ErrorKind::DeviceHalted, None)),
-            },
-            Err(e) => Err(self.driver_err(&e)),
+        match (rec, staging) {
+            (Ok(r), Some(s)) => Ok((r, s)),
+            (Ok(_), None) => Err(self
+                .err(ErrorKind::DeviceError, None)
+                .with_detail("a completion came back without its staging")),
+            (Err(e), s) => {
+                if let Some(s) = s {
+                    self.give_back(side, lane, s);
+                }
+                Err(e)
+            }
         }
     }
 
-    /// Submits one op per lane-job pair, grouped by WQ so each WQ is locked once.
-    fn submit(&self, lanes: &[Lane], ops: &[(usize, IaaOp)]) -> Vec<Result<Ticket, DriverError>> {
-        let mut out: Vec<Option<Result<Ticket, DriverError>>> = (0..ops.len()).map(|_| None).collect();
-        let mut done = vec![false; ops.len()];
-        for i in 0..ops.len() {
-            if done[i] {
+    /// Submits every item (grouped by WQ, one lock each), then waits for them (one polling
+    /// loop per WQ). One result per item, in order.
+    fn run_pass(&mut self, side: Side, items: Vec<Item>) -> Vec<Done> {
+        let nlanes = self.lanes(side).len();
+        let mut by_lane: Vec<Vec<Item>> = (0..nlanes).map(|_| Vec::new()).collect();
+        let order: Vec<(usize, usize)> = items.iter().map(|it| (it.job, it.lane)).collect();
+        for it in items {
+            let l = it.lane;
+            by_lane[l].push(it);
+        }
+        // Submit on every WQ first, so the engines work while the others are being filled.
+        let mut submitted: Vec<Vec<(usize, Result<Ticket, Rejected>)>> = Vec::with_capacity(nlanes);
+        for (l, its) in by_lane.into_iter().enumerate() {
+            let jobs: Vec<usize> = its.iter().map(|it| it.job).collect();
+            let ops: Vec<(IaaOp, Vec<DmaBuf>)> = its
+                .into_iter()
+                .map(|it| (it.op, it.staging.into_buffers()))
+                .collect();
+            let wq = self.lanes(side)[l].wq.clone();
+            let res = if ops.is_empty() {
+                Vec::new()
+            } else {
+                wq.submit_iaa_many(ops, &Submit::default())
+            };
+            submitted.push(jobs.into_iter().zip(res).collect());
+        }
+        let mut done: Vec<Done> = Vec::with_capacity(order.len());
+        for (l, subs) in submitted.into_iter().enumerate() {
+            let mut tickets = Vec::new();
+            let mut waiting = Vec::new();
+            for (job, r) in subs {
+                match r {
+                    Ok(t) => {
+                        tickets.push(t);
+                        waiting.push(job);
+                    }
+                    Err(rej) => {
+                        let e = self.driver_err(&rej.error);
+                        if let Some(s) = Staging::from_buffers(rej.buffers) {
+                            self.give_back(side, l, s);
+                        }
+                        done.push((job, l, Err(e)));
+                    }
+                }
+            }
+            if tickets.is_empty() {
                 continue;
             }
-            let wq = &lanes[ops[i].0].wq;
-            let group: Vec<usize> = (i..ops.len())
-                .filter(|&k| !done[k] && Arc::ptr_eq(&lanes[ops[k].0].wq, wq))
-                .collect();
-            let batch: Vec<IaaOp> = group.iter().map(|&k| ops[k].1).collect();
-            for (k, r) in group.iter().zip(wq.submit_iaa_many(&batch, &Submit::default())) {
-                done[*k] = true;
-                out[*k] = Some(r);
+            let wq = self.lanes(side)[l].wq.clone();
+            for (job, c) in waiting.into_iter().zip(wq.wait_many(tickets, self.opts.timeout)) {
+                // On an error the request was orphaned: its staging stays with the WQ.
+                let r = c
+                    .map_err(|e| self.driver_err(&e))
+                    .and_then(|c| self.finish(side, l, c));
+                done.push((job, l, r));
             }
         }
-        out.into_iter().map(|r| r.expect("every op submitted")).collect()
+        // Back in submission order.
+        let mut out = Vec::with_capacity(done.len());
+        for (job, lane) in order {
+            let k = done
+                .iter()
+                .position(|(j, l, _)| *j == job && *l == lane)
+                .expect("every item has a result");
+            out.push(done.swap_remove(k));
+        }
+        out
     }
 
-    /// Submits `ops` (lane, op) and waits for them: one record or error per op, in order.
-    fn run_ops(&self, lanes: &[Lane], ops: &[(usize, IaaOp)]) -> Vec<Result<IaaCompletion, OffloadError>> {
-        let tickets: Vec<(usize, Result<Ticket, DriverError>)> =
-            ops.iter().map(|(l, _)| *l).zip(self.submit(lanes, ops)).collect();
-        self.wait(lanes, &tickets)
-    }
-
-    /// Copies a successful job's output from the lane's staging buffer into `dst`.
-    fn copy_out(&self, lane: &Lane, r: &IaaCompletion, dst: &mut [u8]) -> Result<usize, OffloadError> {
+    /// Copies a successful job's output out of its staging.
+    fn copy_out(&self, s: &Staging, r: &IaaCompletion, dst: &mut [u8]) -> Result<usize, OffloadError> {
         let n = r.output_size as usize;
-        if n > dst.len() {
+        if n > dst.len() || n > s.dst.len() {
             return Err(self.err(ErrorKind::DoesNotFit, Some(r)));
         }
-        lane.dst
+        s.dst
             .read(0, &mut dst[..n])
             .map(|_| n)
             .map_err(|e| self.driver_err(&e))
     }
 
-    fn wait(
-        &self,
-        lanes: &[Lane],
-        tickets: &[(usize, Result<Ticket, DriverError>)],
-    ) -> Vec<Result<IaaCompletion, OffloadError>> {
-        let mut out: Vec<Option<Result<IaaCompletion, OffloadError>>> =
-            (0..tickets.len()).map(|_| None).collect();
-        for (i, (lane, t)) in tickets.iter().enumerate() {
-            if out[i].is_some() {
+    /// Takes staging for each job and writes its input; jobs that cannot be staged get their
+    /// error. Returns (job, lane, staging).
+    fn stage(&mut self, side: Side, jobs: &mut [Job<'_>]) -> Vec<(usize, usize, Staging)> {
+        let nlanes = self.lanes(side).len();
+        let base = self.next;
+        self.next = self.next.wrapping_add(jobs.len());
+        let mut out = Vec::with_capacity(jobs.len());
+        for (i, j) in jobs.iter_mut().enumerate() {
+            if let Some(e) = self.refuse(j) {
+                j.result = Some(Err(e));
                 continue;
             }
-            let Ok(_) = t else {
-                out[i] = Some(Err(self.driver_err(t.as_ref().expect_err("checked"))));
-                continue;
-            };
-            let wq = &lanes[*lane].wq;
-            let group: Vec<usize> = (i..tickets.len())
-                .filter(|&k| {
-                    out[k].is_none() && tickets[k].1.is_ok() && Arc::ptr_eq(&lanes[tickets[k].0].wq, wq)
-                })
-                .collect();
-            let ts: Vec<Ticket> = group
-                .iter()
-                .map(|&k| *tickets[k].1.as_ref().expect("ok"))
-                .collect();
-            for (k, c) in group.iter().zip(wq.wait_many(&ts, self.opts.timeout)) {
-                out[*k] = Some(self.record(c));
+            let lane = (base + i) % nlanes;
+            let staged = self
+                .take_staging(side, lane)
+                .and_then(|mut s| s.src.write(0, j.src).map(|_| s).map_err(|e| self.driver_err(&e)));
+            match staged {
+                Ok(s) => out.push((i, lane, s)),
+                Err(e) => j.result = Some(Err(e)),
             }
         }
-        out.into_iter().map(|r| r.expect("every ticket waited")).collect()
+        out
+    }
+
+    fn compress_op(&self, j: &Job<'_>, s: &Staging, stats: bool) -> IaaOp {
+        let flags = if stats {
+            CompressFlags::STATS_MODE
+        } else {
+            CompressFlags::FLUSH_OUTPUT
+        };
+        IaaOp::Compress {
+            src: s.src.iova(),
+            len: j.src.len() as u32,
+            dst: s.dst.iova(),
+            max_dst: j.dst.len().min(self.opts.max_request) as u32,
+            aecs: s.aecs.iova(),
+            aecs_size: COMPRESS_AECS_SIZE as u32,
+            flags: flags.with_end_processing(EndProcessing::Eob),
+            crc32c: false,
+            aecs_write: if stats {
+                AecsWrite::Always
+            } else {
+                AecsWrite::Never
+            },
+            aecs_select: false,
+        }
     }
 }
 
@@ -256,109 +413,84 @@ impl Codec for IaaCodec {
     }
 
     fn compress(&mut self, jobs: &mut [Job<'_>]) {
-        for chunk in jobs.chunks_mut(self.comp.len()) {
-            let mut ops = Vec::with_capacity(chunk.len());
-            let base = self.next;
-            self.next = self.next.wrapping_add(chunk.len());
-            for (i, j) in chunk.iter_mut().enumerate() {
-                let li = (base + i) % self.comp.len();
-                if let Some(e) = self.refuse(j) {
-                    j.result = Some(Err(e));
-                    continue;
-                }
-                let lane = &mut self.comp[li];
-                let staged = lane.src.write(0, j.src).and_then(|_| match self.opts.mode {
-                    IaaMode::Fixed => Ok(()),
-                    // The statistics pass starts from an empty AECS.
-                    IaaMode::Dynamic => lane.aecs.write(0, CompressAecs::new().as_bytes()),
-                });
-                if let Err(e) = staged {
-                    j.result = Some(Err(self.driver_err(&e)));
-                    continue;
-                }
-                let max_dst = j.dst.len().min(self.opts.max_request) as u32;
-                ops.push((
-                    i,
-                    li,
-                    IaaOp::Compress {
-                        src: lane.src.iova(),
-                        len: j.src.len() as u32,
-                        dst: lane.dst.iova(),
-                        max_dst,
-                        aecs: lane.aecs.iova(),
-                        aecs_size: idxd_hw::aecs::COMPRESS_AECS_SIZE as u32,
-                        flags: CompressFlags::FLUSH_OUTPUT.with_end_processing(EndProcessing::Eob),
-                        crc32c: false,
-                        aecs_write: AecsWrite::Never,
-                        aecs_select: false,
-                    },
-                ));
-            }
+        for chunk in jobs.chunks_mut(self.opts.batch.max(1)) {
+            let mut staged = self.stage(Side::Compress, chunk);
             if self.opts.mode == IaaMode::Dynamic {
-                ops = self.statistics_pass(chunk, ops);
+                staged = self.statistics_pass(chunk, staged);
             }
-            let sub: Vec<(usize, IaaOp)> = ops.iter().map(|(_, l, op)| (*l, *op)).collect();
-            let records = self.run_ops(&self.comp, &sub);
-            let mut verify = Vec::new();
-            for ((i, li, _), rec) in ops.iter().zip(records) {
-                let j = &mut chunk[*i];
-                j.result = Some(match rec {
-                    Ok(r) if r.status().code == IaaStatus::Success.code() => {
-                        let n = self.copy_out(&self.comp[*li], &r, j.dst);
-                        if let Ok(n) = n {
-                            verify.push((*i, *li, n, r.crc));
+            let items = staged
+                .into_iter()
+                .map(|(job, lane, staging)| Item {
+                    job,
+                    lane,
+                    op: self.compress_op(&chunk[job], &staging, false),
+                    staging,
+                })
+                .collect();
+            let mut written = Vec::new();
+            for (job, lane, r) in self.run_pass(Side::Compress, items) {
+                let j = &mut chunk[job];
+                match r {
+                    Ok((rec, s)) if rec.status().code == IaaStatus::Success.code() => {
+                        match self.copy_out(&s, &rec, j.dst) {
+                            Ok(n) => {
+                                j.result = Some(Ok(n));
+                                written.push((job, lane, n, rec.crc, s));
+                            }
+                            Err(e) => {
+                                j.result = Some(Err(e));
+                                self.give_back(Side::Compress, lane, s);
+                            }
                         }
-                        n
                     }
-                    Ok(r) => Err(self.classify(&r, true)),
-                    Err(e) => Err(e),
-                });
+                    Ok((rec, s)) => {
+                        j.result = Some(Err(self.classify(&rec, true)));
+                        self.give_back(Side::Compress, lane, s);
+                    }
+                    Err(e) => j.result = Some(Err(e)),
+                }
             }
-            if self.opts.verify && !verify.is_empty() {
-                self.verify(chunk, &verify);
+            if self.opts.verify && !written.is_empty() {
+                self.verify(chunk, written);
+            } else {
+                for (_, lane, _, _, s) in written {
+                    self.give_back(Side::Compress, lane, s);
+                }
             }
         }
     }
 
     fn decompress(&mut self, jobs: &mut [Job<'_>]) {
-        for chunk in jobs.chunks_mut(self.decomp.len()) {
-            let mut ops = Vec::with_capacity(chunk.len());
-            let base = self.next;
-            self.next = self.next.wrapping_add(chunk.len());
-            for (i, j) in chunk.iter_mut().enumerate() {
-                let li = (base + i) % self.decomp.len();
-                if let Some(e) = self.refuse(j) {
-                    j.result = Some(Err(e));
-                    continue;
-                }
-                let lane = &mut self.decomp[li];
-                if let Err(e) = lane.src.write(0, j.src) {
-                    j.result = Some(Err(self.driver_err(&e)));
-                    continue;
-                }
-                let max_dst = j.dst.len().min(self.opts.max_request) as u32;
-                ops.push((
-                    i,
-                    li,
-                    IaaOp::Decompress {
-                        src: lane.src.iova(),
-                        len: j.src.len() as u32,
-                        dst: lane.dst.iova(),
-                        max_dst,
+        for chunk in jobs.chunks_mut(self.opts.batch.max(1)) {
+            let items = self
+                .stage(Side::Decompress, chunk)
+                .into_iter()
+                .map(|(job, lane, s)| Item {
+                    job,
+                    lane,
+                    op: IaaOp::Decompress {
+                        src: s.src.iova(),
+                        len: chunk[job].src.len() as u32,
+                        dst: s.dst.iova(),
+                        max_dst: chunk[job].dst.len().min(self.opts.max_request) as u32,
                         flags: DecompressFlags::empty(),
                         crc32c: false,
                     },
-                ));
-            }
-            let sub: Vec<(usize, IaaOp)> = ops.iter().map(|(_, l, op)| (*l, *op)).collect();
-            let records = self.run_ops(&self.decomp, &sub);
-            for ((i, li, _), rec) in ops.iter().zip(records) {
-                let j = &mut chunk[*i];
-                j.result = Some(match rec {
-                    Ok(r) if r.status().code == IaaStatus::Success.code() => {
-                        self.copy_out(&self.decomp[*li], &r, j.dst)
+                    staging: s,
+                })
+                .collect();
+            for (job, lane, r) in self.run_pass(Side::Decompress, items) {
+                let j = &mut chunk[job];
+                j.result = Some(match r {
+                    Ok((rec, s)) => {
+                        let out = if rec.status().code == IaaStatus::Success.code() {
+                            self.copy_out(&s, &rec, j.dst)
+                        } else {
+                            Err(self.classify(&rec, false))
+                        };
+                        self.give_back(Side::Decompress, lane, s);
+                        out
                     }
-                    Ok(r) => Err(self.classify(&r, false)),
                     Err(e) => Err(e),
                 });
             }
@@ -368,101 +500,112 @@ impl Codec for IaaCodec {
 
 impl IaaCodec {
     /// Dynamic mode, the IAA 1.0 way: a statistics-mode compress job per request on the
-    /// device (histograms written back into the lane's AECS), a length-limited Huffman table
-    /// and the dynamic block header built in software from them
-    /// ([`idxd_emu::engine::aecs_from_statistics`]), written into the AECS for the compress
-    /// pass. Returns the compress ops whose statistics pass succeeded; the others get their
-    /// error.
+    /// device (histograms written back into the request's AECS), a length-limited Huffman
+    /// table and the dynamic block header built in software from them
+    /// ([`idxd_deflate::aecs_from_statistics`]), written into the AECS for the compress pass.
+    /// Returns the requests whose statistics pass succeeded; the others get their error.
     fn statistics_pass(
         &mut self,
         chunk: &mut [Job<'_>],
-        ops: Vec<(usize, usize, IaaOp)>,
-    ) -> Vec<(usize, usize, IaaOp)> {
-        let stats: Vec<(usize, IaaOp)> = ops
-            .iter()
-            .map(|(_, li, op)| {
-                let mut s = *op;
-                if let IaaOp::Compress {
-                    flags, aecs_write, ..
-                } = &mut s
-                {
-                    *flags = CompressFlags::STATS_MODE.with_end_processing(EndProcessing::Eob);
-                    *aecs_write = AecsWrite::Always;
+        staged: Vec<(usize, usize, Staging)>,
+    ) -> Vec<(usize, usize, Staging)> {
+        let mut items = Vec::with_capacity(staged.len());
+        for (job, lane, mut s) in staged {
+            // The statistics pass starts from an empty AECS.
+            match s.aecs.write(0, CompressAecs::new().as_bytes()) {
+                Ok(()) => items.push(Item {
+                    job,
+                    lane,
+                    op: self.compress_op(&chunk[job], &s, true),
+                    staging: s,
+                }),
+                Err(e) => {
+                    chunk[job].result = Some(Err(self.driver_err(&e)));
+                    self.give_back(Side::Compress, lane, s);
                 }
-                (*li, s)
-            })
-            .collect();
-        let records = self.run_ops(&self.comp, &stats);
-        let mut keep = Vec::with_capacity(ops.len());
-        for ((i, li, op), rec) in ops.into_iter().zip(records) {
-            let built = match rec {
-                Ok(r) if r.status().code == IaaStatus::Success.code() => {
-                    let lane = &mut self.comp[li];
-                    let mut img = vec![0u8; idxd_hw::aecs::COMPRESS_AECS_SIZE];
-                    lane.aecs
-                        .read(0, &mut img)
-                        .map_err(|e| self.driver_err(&e))
-                        .and_then(|_| {
-                            CompressAecs::from_bytes(&img).map_err(|e| {
-                                self.err(ErrorKind::DeviceError, Some(&r))
-                                    .with_detail(e.to_string())
-                            })
-                        })
-                        .and_then(|stats| {
-                            let (aecs, _) = idxd_emu::engine::aecs_from_statistics(&stats);
-                            self.comp[li]
-                                .aecs
-                                .write(0, aecs.as_bytes())
-                                .map_err(|e| self.driver_err(&e))
-                        })
+            }
+        }
+        let mut keep = Vec::with_capacity(items.len());
+        for (job, lane, r) in self.run_pass(Side::Compress, items) {
+            let built = match r {
+                Ok((rec, s)) if rec.status().code == IaaStatus::Success.code() => {
+                    self.tables_from_statistics(&rec, s)
                 }
-                Ok(r) => Err(self.classify(&r, true)),
+                Ok((rec, s)) => {
+                    self.give_back(Side::Compress, lane, s);
+                    Err(self.classify(&rec, true))
+                }
                 Err(e) => Err(e),
             };
             match built {
-                Ok(()) => keep.push((i, li, op)),
-                Err(e) => chunk[i].result = Some(Err(e)),
+                Ok(s) => keep.push((job, lane, s)),
+                Err(e) => chunk[job].result = Some(Err(e)),
             }
         }
         keep
     }
 
+    /// Reads the statistics the device wrote into the AECS and replaces them with the tables
+    /// and header built from them.
+    fn tables_from_statistics(&self, rec: &IaaCompletion, mut s: Staging) -> Result<Staging, OffloadError> {
+        let mut img = vec![0u8; COMPRESS_AECS_SIZE];
+        s.aecs.read(0, &mut img).map_err(|e| self.driver_err(&e))?;
+        let stats = CompressAecs::from_bytes(&img).map_err(|e| {
+            self.err(ErrorKind::DeviceError, Some(rec))
+                .with_detail(e.to_string())
+        })?;
+        let (aecs, _) = idxd_deflate::aecs_from_statistics(&stats);
+        s.aecs
+            .write(0, aecs.as_bytes())
+            .map_err(|e| self.driver_err(&e))?;
+        Ok(s)
+    }
+
     /// Verify-after-compress: decompress each fresh output with output suppressed and compare
     /// the CRC of what it would produce with the CRC the compress job reported.
-    fn verify(&mut self, chunk: &mut [Job<'_>], items: &[(usize, usize, usize, u32)]) {
-        let ops: Vec<(usize, IaaOp)> = items
-            .iter()
-            .map(|&(_, li, n, _)| {
-                let lane = &self.comp[li];
-                (
-                    li,
-                    IaaOp::Decompress {
-                        src: lane.dst.iova(),
+    fn verify(&mut self, chunk: &mut [Job<'_>], written: Vec<(usize, usize, usize, u32, Staging)>) {
+        let mut crcs = Vec::with_capacity(written.len());
+        let items = written
+            .into_iter()
+            .map(|(job, lane, n, crc, s)| {
+                crcs.push((job, crc));
+                Item {
+                    job,
+                    lane,
+                    op: IaaOp::Decompress {
+                        src: s.dst.iova(),
                         len: n as u32,
                         dst: 0,
                         max_dst: 0,
                         flags: DecompressFlags::SUPPRESS_OUTPUT,
                         crc32c: false,
                     },
-                )
+                    staging: s,
+                }
             })
             .collect();
-        let records = self.run_ops(&self.comp, &ops);
-        for (&(i, _, _, crc), rec) in items.iter().zip(records) {
-            let bad = match rec {
-                Ok(r) if r.status().code == 1 && r.crc == crc => None,
-                Ok(r) if r.status().code == 1 => Some(
-                    self.err(ErrorKind::Corrupt, Some(&r))
-                        .with_detail("verify: CRC of the decompressed output differs"),
-                ),
-                Ok(r) => Some(
-                    self.classify(&r, false)
-                        .with_detail("verify-after-compress failed"),
-                ),
+        for ((job, lane, r), (_, crc)) in self.run_pass(Side::Compress, items).into_iter().zip(crcs) {
+            let bad = match r {
+                Ok((rec, s)) => {
+                    self.give_back(Side::Compress, lane, s);
+                    if rec.status().code != IaaStatus::Success.code() {
+                        Some(
+                            self.classify(&rec, false)
+                                .with_detail("verify-after-compress failed"),
+                        )
+                    } else if rec.crc != crc {
+                        Some(
+                            self.err(ErrorKind::Corrupt, Some(&rec))
+                                .with_detail("verify: CRC of the decompressed output differs"),
+                        )
+                    } else {
+                        None
+                    }
+                }
                 Err(e) => Some(e.with_detail("verify-after-compress could not run")),
             };
             if let Some(e) = bad {
-                chunk[i].result = Some(Err(e));
+                chunk[job].result = Some(Err(e));
             }
         }
     }

@@ -23,20 +23,27 @@
 //! assert_eq!(back, page);
 //! ```
 
+pub mod algorithm;
 pub mod asynch;
+pub mod builder;
 pub mod codec;
+pub mod context;
+pub mod context_pool;
 pub mod corpus;
 pub mod dsa;
 pub mod error;
 pub mod iaa;
-pub mod runtime;
 pub mod software;
 pub mod stats;
 
+pub use algorithm::Algorithm;
 pub use asynch::{AsyncCompressor, Callback};
+pub use builder::{Runtime, RuntimeBuilder};
 pub use codec::{Codec, Job};
+pub use context::Context;
+pub use context_pool::{ContextPool, PooledContext};
 pub use dsa::{DsaContext, DsaOutput, DsaRequest};
 pub use error::{ErrorKind, OffloadError, RuntimeError};
 pub use iaa::IaaMode;
-pub use runtime::{Algorithm, Context, DeviceSpec, Runtime, RuntimeBuilder};
+pub use idxd_driver::{DeviceSpec, OpenDevice};
 pub use stats::{CodecSnapshot, StatsSnapshot};

@@ -181,7 +181,7 @@ fn contexts_prefer_devices_on_their_numa_node_and_split_wqs() {
         }
         rt.devices()
             .iter()
-            .map(|d| d.emulated.as_ref().unwrap().counters().opcode(0x43))
+            .map(|d| d.emulated().unwrap().counters().opcode(0x43))
             .collect::<Vec<_>>()
     };
     let rt = RuntimeBuilder::new()
@@ -253,7 +253,7 @@ fn dynamic_mode_runs_a_statistics_pass_on_the_device_and_beats_fixed() {
                 assert_eq!(back, pages[k]);
             }
         }
-        let dev = rt.devices()[0].emulated.as_ref().unwrap().counters();
+        let dev = rt.devices()[0].emulated().unwrap().counters();
         // Fixed: one compress descriptor per request; dynamic: statistics pass + compress pass.
         let per = if mode == IaaMode::Dynamic { 2 } else { 1 };
         assert_eq!(dev.opcode(0x43), per * pages.len() as u64, "{mode:?}");
