@@ -172,12 +172,8 @@ impl Device {
         opts: BringUpOptions,
     ) -> Result<Self, DriverError> {
         let r = regs(backing.as_ref())?;
-        let caps = Capabilities::decode(backing.kind(), &read_cap_registers(r)).map_err(|e| {
-            DriverError::Config {
-                field: "capability registers".into(),
-                reason: e.to_string(),
-            }
-        })?;
+        let caps = Capabilities::decode(backing.kind(), &read_cap_registers(r))
+            .map_err(DriverError::BadCapabilities)?;
         config.validate(&caps)?;
         let sh = Arc::new(DeviceShared {
             backing: backing.clone(),
@@ -302,9 +298,10 @@ impl DeviceShared {
         run_command(r, Cmd::new(Command::ResetDevice))?;
         let st = GenSts::decode(r.read32(off::GENSTS));
         if st.state != DeviceState::Disabled || CmdSts::decode(r.read32(off::CMDSTS)).active {
-            return Err(DriverError::Config {
-                field: "GENSTS".into(),
-                reason: format!("not disabled after reset: {st:?}"),
+            return Err(DriverError::UnexpectedState {
+                what: "GENSTS".into(),
+                state: format!("{st:?}"),
+                after: "Reset Device",
             });
         }
         // Acknowledge anything left over from before.
@@ -371,9 +368,10 @@ impl DeviceShared {
             run_command(r, Cmd::wq(Command::EnableWq, w.id)).map_err(|e| with_field(e, Some(w.id)))?;
             let s = WqCfg::decode(&[0, 0, 0, 0, 0, 0, r.read32(c.wqcfg_offset(w.id) + 24), 0]).state;
             if s != WqState::Enabled {
-                return Err(DriverError::Config {
-                    field: format!("wq {}", w.id),
-                    reason: format!("state {s:?} after enable"),
+                return Err(DriverError::UnexpectedState {
+                    what: format!("wq {}", w.id),
+                    state: format!("{s:?}"),
+                    after: "Enable WQ",
                 });
             }
         }

@@ -160,6 +160,25 @@ pub enum DriverError {
         /// The WQ.
         wq: String,
     },
+    /// A device spec that does not parse.
+    #[error(transparent)]
+    Spec(#[from] crate::open::SpecError),
+    /// The capability registers do not describe a device this driver can drive.
+    #[error("capability registers: {0}")]
+    BadCapabilities(#[source] idxd_hw::HwError),
+    /// A built-in or given device profile could not be read.
+    #[error(transparent)]
+    Profile(#[from] idxd_hw::ProfileError),
+    /// The device is not in the state a command should have left it in.
+    #[error("{what}: the device reports {state} after {after}")]
+    UnexpectedState {
+        /// What was checked (`GENSTS`, `wq 1`).
+        what: String,
+        /// What it reports.
+        state: String,
+        /// The command that should have changed it.
+        after: &'static str,
+    },
     /// A wait was given a ticket whose request is no longer in flight on that WQ (its
     /// completion was already collected by `poll` or `wait_all`).
     #[error("request {request} is not in flight on {wq}")]

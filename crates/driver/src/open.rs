@@ -260,10 +260,7 @@ impl Backed {
 
     #[cfg(feature = "emu")]
     fn emulated(profile: &str, config: &EmuConfig, node: Option<u32>) -> Result<Backed, DriverError> {
-        let mut p = idxd_hw::Profile::builtin(profile).map_err(|e| DriverError::Config {
-            field: "profile".into(),
-            reason: e.to_string(),
-        })?;
+        let mut p = idxd_hw::Profile::builtin(profile)?;
         if let Some(n) = node {
             p.numa_node = n;
         }
@@ -286,12 +283,8 @@ impl Backed {
         let r = backing.registers().ok_or(DriverError::Unsupported(
             "opening a device whose backing gives no register access",
         ))?;
-        let caps = Capabilities::decode(backing.kind(), &read_cap_registers(r)).map_err(|e| {
-            DriverError::Config {
-                field: "capability registers".into(),
-                reason: e.to_string(),
-            }
-        })?;
+        let caps = Capabilities::decode(backing.kind(), &read_cap_registers(r))
+            .map_err(DriverError::BadCapabilities)?;
         let part = caps.kind.to_string();
         Ok(Backed {
             backing,
@@ -420,10 +413,7 @@ fn open_kernel_wq(path: &Path, root: &Path) -> Result<OpenDevice, DriverError> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| DriverError::Config {
-            field: "wq".into(),
-            reason: format!("{}: not a WQ device path", path.display()),
-        })?;
+        .ok_or_else(|| SpecError::BadWqPath(path.display().to_string()))?;
     let wq = crate::sysfs::kernel_wq(root, name)?;
     let node = crate::sysfs::list_kernel_devices(root)?
         .into_iter()

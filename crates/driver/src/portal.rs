@@ -12,7 +12,6 @@
 //! this module only detect and refuse.
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use idxd_hw::portal::{DESC_SLOT, PORTAL_SIZE};
@@ -283,11 +282,10 @@ pub struct Portal {
     len: usize,
     kind: PortalKind,
     wq: String,
-    next: AtomicUsize,
 }
 
 // SAFETY: the portal is device memory written only with single 64-byte atomic instructions;
-// the rotating offset is an atomic. Concurrent submissions from several threads are exactly
+// it holds no other mutable state. Concurrent submissions from several threads are exactly
 // what shared WQs are for (and dedicated-WQ credits are kept by the caller).
 unsafe impl Send for Portal {}
 // SAFETY: as for Send.
@@ -323,7 +321,6 @@ impl Portal {
             len,
             kind,
             wq,
-            next: AtomicUsize::new(0),
         })
     }
 
@@ -368,37 +365,12 @@ impl Portal {
         }
     }
 
-    /// Writes `desc` at the next offset of the first portal page (rotating by 64 bytes per
-    /// submission). MOVDIR64B: once, [`Enqueued::Accepted`]. ENQCMD: retried up to
-    /// [`ENQCMD_RETRIES`] times while refused, then [`Enqueued::Retry`].
-    pub fn submit(&self, desc: &DescBytes, kind: PortalKind) -> Result<Enqueued, DriverError> {
-        self.check_kind(kind)?;
-        let off = self.next_offset();
-        let mut tries = 0;
-        loop {
-            match self.write(off, desc) {
-                Enqueued::Retry if tries < ENQCMD_RETRIES => {
-                    tries += 1;
-                    std::hint::spin_loop();
-                }
-                r => return Ok(r),
-            }
-        }
-    }
-
-    /// One write of `desc` at byte offset `off` (64-byte aligned, inside the mapping), for
-    /// callers that rotate offsets and retry themselves: ENQCMD is tried once.
+    /// One write of `desc` at byte offset `off` (64-byte aligned, inside the mapping). The WQ
+    /// rotates offsets and retries ENQCMD itself (`wq::PortalWriter`): ENQCMD is tried once.
     pub fn write_at(&self, off: u64, desc: &DescBytes, kind: PortalKind) -> Result<Enqueued, DriverError> {
         let off = self.check_offset(off)?;
         self.check_kind(kind)?;
         Ok(self.write(off, desc))
-    }
-
-    /// The next offset of the rotation over the first page's 64-byte slots (at least one:
-    /// construction checked len >= 64), so the 64 bytes written always lie inside the mapping.
-    fn next_offset(&self) -> usize {
-        let slots = (self.len.min(PORTAL_PAGE) / SLOT).max(1);
-        self.next.fetch_add(1, Ordering::Relaxed) % slots * SLOT
     }
 
     fn check_kind(&self, kind: PortalKind) -> Result<(), DriverError> {
@@ -539,27 +511,6 @@ mod tests {
     }
 
     #[test]
-    fn rotation_stays_in_the_first_page_and_the_mapping() {
-        let p = Portal::new(anon(8192), PortalKind::Movdir64b, "wq0.0", CpuFeatures::ALL).unwrap();
-        let offs: Vec<usize> = (0..65).map(|_| p.next_offset()).collect();
-        assert_eq!(offs[..3], [0, 64, 128]);
-        assert_eq!(offs[63], 4032);
-        assert_eq!(offs[64], 0);
-        let m = memmap2::MmapOptions::new().len(4096).map_anon().unwrap();
-        let base = NonNull::new(m.as_ptr() as *mut u8).unwrap();
-        let p = Portal::new(
-            PortalMemory::Borrowed { ptr: base, len: 100 },
-            PortalKind::Enqcmd,
-            "x",
-            CpuFeatures::ALL,
-        )
-        .unwrap();
-        assert!((0..5).all(|_| p.next_offset() == 0));
-        drop(p);
-        drop(m);
-    }
-
-    #[test]
     fn wrong_instruction_for_the_wq_is_refused_before_writing() {
         let d = DescBytes([0; 64]);
         let p = Portal::new(anon(4096), PortalKind::Movdir64b, "wq0.0", CpuFeatures::ALL).unwrap();
@@ -576,10 +527,10 @@ mod tests {
             ),
             "{e:?}"
         );
-        assert!(p.submit(&d, PortalKind::Enqcmd).is_err());
+        assert!(p.write_at(64, &d, PortalKind::Enqcmd).is_err());
         let p = Portal::new(anon(4096), PortalKind::Enqcmd, "wq0.1", CpuFeatures::ALL).unwrap();
         assert!(p
-            .submit(&d, PortalKind::Movdir64b)
+            .write_at(0, &d, PortalKind::Movdir64b)
             .unwrap_err()
             .to_string()
             .contains("shared"));

@@ -12,9 +12,6 @@ use crate::pci::{self, DeviceKind, VENDOR_INTEL};
 use crate::portal::WQ_PORTAL_STRIDE;
 use crate::regs::MSIX_PERM_ENTRY_SIZE;
 
-/// The old name of [`crate::portal::WQ_PORTAL_STRIDE`], kept until its last user moves over.
-pub use crate::portal::WQ_PORTAL_STRIDE as PORTAL_STRIDE;
-
 /// The profiles shipped in `firmware-mocks/`, compiled in: (name, TOML text).
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dsa-spr", include_str!("../../../firmware-mocks/dsa-spr.toml")),

@@ -40,10 +40,7 @@ impl EmuBacking {
 
     /// An emulated device from a built-in profile (`iaa-spr`, `dsa-spr`, ...).
     pub fn from_profile(name: &str, cfg: EmuConfig) -> Result<Self, DriverError> {
-        let p = Profile::builtin(name).map_err(|e| DriverError::Config {
-            field: "profile".into(),
-            reason: e.to_string(),
-        })?;
+        let p = Profile::builtin(name)?;
         Ok(Self::new(Arc::new(EmuDevice::new(p, cfg))))
     }
 
@@ -116,9 +113,10 @@ impl DeviceBacking for EmuBacking {
     }
 
     fn wait_interrupt(&self, vector: u16, timeout: Duration) -> Result<u64, DriverError> {
-        let n = self.dev.irq(vector).ok_or(DriverError::Config {
-            field: "interrupt vector".into(),
-            reason: format!("{vector} >= {} MSI-X vectors", self.dev.msix_vectors()),
+        let n = self.dev.irq(vector).ok_or_else(|| DriverError::NoSuchVector {
+            backing: self.describe(),
+            vector,
+            vectors: self.dev.msix_vectors() as usize,
         })?;
         Ok(n.wait(timeout))
     }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use idxd_hw::completion::{DSA_COMPLETION_SIZE, IAA_COMPLETION_SIZE};
 use idxd_hw::pci::DeviceKind;
-use idxd_hw::profile::PORTAL_STRIDE;
+use idxd_hw::portal::{wq_portal_offset, DESC_SLOT, PORTAL_SIZE};
 use idxd_hw::submit::RecordMode;
 use idxd_hw::{DsaCompletion, DsaOp, IaaCompletion, IaaOp, Limits, Submit};
 
@@ -516,7 +516,7 @@ impl Wq {
 
     /// The BAR2 offset of this WQ's unlimited portal.
     pub fn portal_offset(id: u16) -> u64 {
-        id as u64 * PORTAL_STRIDE
+        wq_portal_offset(id)
     }
 }
 
@@ -532,7 +532,7 @@ struct PortalWriter {
 
 impl PortalWriter {
     fn write(&self, desc: &DescBytes) -> Result<(), DriverError> {
-        let off = self.base + self.next.fetch_add(64, Ordering::Relaxed) % 0x1000;
+        let off = self.base + self.next.fetch_add(DESC_SLOT, Ordering::Relaxed) % PORTAL_SIZE;
         for _ in 0..=ENQCMD_RETRIES {
             match self.backing.submit(off, desc, self.kind)? {
                 Enqueued::Accepted => return Ok(()),
