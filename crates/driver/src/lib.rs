@@ -8,7 +8,7 @@
 
 pub mod backing;
 pub mod config;
-pub mod device;
+pub mod managed;
 pub mod dma;
 pub mod error;
 pub mod iova;
@@ -19,7 +19,7 @@ pub mod wq;
 
 pub use backing::{DescBytes, DeviceBacking, Enqueued, PortalKind, RegisterAccess};
 pub use config::{DeviceConfig, GroupConfig, Mode, WqConfig};
-pub use device::{BringUpOptions, Device, Health};
+pub use managed::{BringUpOptions, Device, Health};
 pub use dma::{DmaBuf, DmaPool, DmaRegion};
 pub use error::DriverError;
 pub use open::{open, Backed, DeviceSpec, OpenDevice, OpenOptions, SpecError};

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use idxd_hw::pci::DeviceKind;
 use idxd_hw::{Capabilities, Limits};
 
-use crate::device::read_cap_registers;
+use crate::managed::read_cap_registers;
 use crate::{BringUpOptions, Device, DeviceBacking, DeviceConfig, DriverError, Wq};
 
 #[cfg(feature = "emu")]

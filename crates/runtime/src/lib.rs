@@ -24,7 +24,7 @@
 //! ```
 
 pub mod algorithm;
-pub mod asynch;
+pub mod async_queue;
 pub mod builder;
 pub mod codec;
 pub mod context;
@@ -37,7 +37,7 @@ pub mod software;
 pub mod stats;
 
 pub use algorithm::Algorithm;
-pub use asynch::{AsyncCompressor, Callback};
+pub use async_queue::{AsyncCompressor, Callback};
 pub use builder::{Runtime, RuntimeBuilder};
 pub use codec::{Codec, Job};
 pub use context::Context;

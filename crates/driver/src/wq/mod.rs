@@ -21,7 +21,7 @@ use idxd_hw::portal::{wq_portal_offset, DESC_SLOT, PORTAL_SIZE};
 use idxd_hw::submit::RecordMode;
 use idxd_hw::{DsaCompletion, DsaOp, IaaCompletion, IaaOp, Limits, Submit};
 
-use crate::device::DeviceShared;
+use crate::managed::DeviceShared;
 
 mod reap;
 use crate::dma::{DmaBuf, DmaPool};
