@@ -4,9 +4,9 @@
 use std::fs::File;
 
 use idxd_runtime::Runtime;
-use idxd_zswap::zsmalloc::{SizeClasses, PAGE_SIZE};
+use idxd_zsmalloc::{SizeClasses, PAGE_SIZE};
 
-use crate::device::Zram;
+use crate::device::{DeviceParams, Zram};
 use crate::error::ZramError;
 
 /// Most secondary (recompression) algorithms, as in the kernel.
@@ -14,13 +14,13 @@ pub const MAX_SECONDARY: usize = 3;
 
 /// Builder of a [`Zram`] device (the sysfs steps that must precede `disksize`).
 pub struct ZramBuilder {
-    pub(crate) disksize: u64,
-    pub(crate) comps: Vec<Runtime>,
-    pub(crate) backing: Option<File>,
-    pub(crate) mem_limit: u64,
-    pub(crate) huge_class_size: Option<usize>,
-    pub(crate) batch_size: usize,
-    pub(crate) writeback_compressed: bool,
+    disksize: u64,
+    comps: Vec<Runtime>,
+    backing: Option<File>,
+    mem_limit: u64,
+    huge_class_size: Option<usize>,
+    batch_size: usize,
+    writeback_compressed: bool,
 }
 
 impl std::fmt::Debug for ZramBuilder {
@@ -106,6 +106,14 @@ impl ZramBuilder {
         if huge == 0 || huge > PAGE_SIZE {
             return Err(ZramError::InvalidArgument(format!("huge_class_size {huge}")));
         }
-        Zram::from_builder(self, huge)
+        Ok(Zram::new(DeviceParams {
+            disksize: self.disksize,
+            comps: self.comps,
+            backing: self.backing,
+            mem_limit: self.mem_limit,
+            huge_class_size: huge,
+            batch_size: self.batch_size,
+            writeback_compressed: self.writeback_compressed,
+        }))
     }
 }

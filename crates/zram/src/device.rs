@@ -1,16 +1,16 @@
 //! The device: a table of 4 KiB slots, block I/O at 512-byte sector granularity (partial pages
 //! by read-modify-write), discard, the memory limit and the stat files.
 
+use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
-use idxd_runtime::ErrorKind;
-use idxd_zswap::contexts::ContextPool;
-use idxd_zswap::zsmalloc::{Handle, ZsPool, PAGE_SIZE};
+use idxd_runtime::{ContextPool, ErrorKind, Runtime};
+use idxd_zsmalloc::{Handle, ZsPool, PAGE_SIZE};
 
-use crate::backing::{Backing, WbLimit};
-use crate::config::ZramBuilder;
-use crate::error::ZramError;
+use crate::backing::{BackingDevice, IdleMark, WbLimit, WritebackMode};
+use crate::error::{CodecError, ZramError};
 use crate::slot::{fill, same_filled, Data, Slot};
 use crate::stats::{add, get, sub, BdStat, Counters, DebugStat, IoStat, MmStat};
 
@@ -29,19 +29,30 @@ pub(crate) enum Prepared {
     Huge(Box<[u8]>),
 }
 
+/// What [`crate::ZramBuilder`] hands the device.
+pub(crate) struct DeviceParams {
+    pub disksize: u64,
+    pub comps: Vec<Runtime>,
+    pub backing: Option<File>,
+    pub mem_limit: u64,
+    pub huge_class_size: usize,
+    pub batch_size: usize,
+    pub writeback_compressed: bool,
+}
+
 /// A zram-style compressed RAM block device. `Sync`: share it between threads.
 pub struct Zram {
-    pub(crate) disksize: u64,
+    disksize: u64,
     pub(crate) slots: Vec<Mutex<Slot>>,
     /// [0] the primary algorithm, then the secondary ones by priority.
     pub(crate) comps: Vec<ContextPool>,
     pub(crate) pool: Mutex<ZsPool>,
-    pub(crate) huge_class_size: usize,
+    huge_class_size: usize,
     limit_pages: AtomicU64,
     batch_size: usize,
-    pub(crate) backing: Option<Backing>,
-    pub(crate) wb_limit: Mutex<WbLimit>,
-    pub(crate) writeback_compressed: bool,
+    backing: Option<BackingDevice>,
+    wb_limit: Mutex<WbLimit>,
+    writeback_compressed: bool,
     pub(crate) counters: Counters,
 }
 
@@ -56,26 +67,22 @@ impl std::fmt::Debug for Zram {
 }
 
 impl Zram {
-    pub(crate) fn from_builder(b: ZramBuilder, huge_class_size: usize) -> Result<Self, ZramError> {
+    pub(crate) fn new(b: DeviceParams) -> Self {
         let disksize = b.disksize.div_ceil(PAGE) * PAGE;
         let nr = (disksize / PAGE) as usize;
-        let backing = match b.backing {
-            Some(f) => Some(Backing::new(f, nr as u64)?),
-            None => None,
-        };
-        Ok(Zram {
+        Zram {
             disksize,
             slots: (0..nr).map(|_| Mutex::new(Slot::default())).collect(),
             comps: b.comps.into_iter().map(ContextPool::new).collect(),
             pool: Mutex::new(ZsPool::new(None)),
-            huge_class_size,
+            huge_class_size: b.huge_class_size,
             limit_pages: AtomicU64::new(b.mem_limit.div_ceil(PAGE)),
             batch_size: b.batch_size,
-            backing,
+            backing: b.backing.map(|f| BackingDevice::new(f, nr as u64)),
             wb_limit: Mutex::new(WbLimit::default()),
             writeback_compressed: b.writeback_compressed,
             counters: Counters::default(),
-        })
+        }
     }
 
     /// Device size in bytes (whole pages).
@@ -298,7 +305,10 @@ impl Zram {
         let p = self
             .prepare(&[&page[..]])
             .pop()
-            .unwrap_or_else(|| Err(ZramError::Io("no result".into())))?;
+            .unwrap_or(Err(ZramError::Compress {
+                prio: 0,
+                source: CodecError::NoResult,
+            }))?;
         let handle = self.alloc_for(&p)?;
         self.install(&mut slot, p, handle);
         Ok(())
@@ -386,7 +396,12 @@ impl Zram {
             }
         }
         out.into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(ZramError::Io("no result".into()))))
+            .map(|o| {
+                o.unwrap_or(Err(ZramError::Compress {
+                    prio: 0,
+                    source: CodecError::NoResult,
+                }))
+            })
             .collect()
     }
 
@@ -396,7 +411,12 @@ impl Zram {
         let Some(pool) = self.comps.get(prio) else {
             return srcs
                 .iter()
-                .map(|_| Err(ZramError::InvalidArgument("no such algorithm".into())))
+                .map(|_| {
+                    Err(ZramError::Compress {
+                        prio,
+                        source: CodecError::NoAlgorithm(prio),
+                    })
+                })
                 .collect();
         };
         let mut bufs: Vec<Vec<u8>> = vec![vec![0u8; PAGE_SIZE]; srcs.len()];
@@ -412,8 +432,14 @@ impl Zram {
                 }
                 Some(Ok(_)) => Ok(Prepared::Huge((*src).into())),
                 Some(Err(e)) if e.kind == ErrorKind::DoesNotFit => Ok(Prepared::Huge((*src).into())),
-                Some(Err(e)) => Err(ZramError::Io(format!("compression failed: {e}"))),
-                None => Err(ZramError::Io("no result from the runtime".into())),
+                Some(Err(e)) => Err(ZramError::Compress {
+                    prio,
+                    source: CodecError::Runtime(e.clone()),
+                }),
+                None => Err(ZramError::Compress {
+                    prio,
+                    source: CodecError::NoResult,
+                }),
             })
             .collect()
     }
@@ -421,13 +447,12 @@ impl Zram {
     /// Allocates pool memory for a prepared page, enforcing `mem_limit` as the kernel does
     /// (after the allocation: over the limit, the object is freed and -ENOMEM returned).
     pub(crate) fn alloc_for(&self, p: &Prepared) -> Result<Option<Handle>, ZramError> {
-        let len = match p {
+        let data: &[u8] = match p {
             Prepared::Same(_) => return Ok(None),
-            Prepared::Compressed(d, _) => d.len(),
-            Prepared::Huge(_) => PAGE_SIZE,
+            Prepared::Compressed(d, _) | Prepared::Huge(d) => d,
         };
         let mut pool = lock(&self.pool);
-        let h = pool.alloc(len).map_err(|_| ZramError::NoMemory)?;
+        let h = pool.store(data).map_err(|_| ZramError::NoMemory)?;
         let pages = pool.total_pages();
         self.counters.max_used_pages.fetch_max(pages, Ordering::Relaxed);
         let limit = self.limit_pages.load(Ordering::Relaxed);
@@ -450,8 +475,8 @@ impl Zram {
             (Prepared::Compressed(data, prio), Some(handle)) => {
                 add(&c.compr_data_size, data.len() as u64);
                 Data::Pool {
-                    data,
                     handle,
+                    len: data.len() as u32,
                     prio,
                     huge: false,
                 }
@@ -461,8 +486,8 @@ impl Zram {
                 add(&c.huge_pages, 1);
                 add(&c.huge_pages_since, 1);
                 Data::Pool {
-                    data,
                     handle,
+                    len: data.len() as u32,
                     prio: 0,
                     huge: true,
                 }
@@ -484,10 +509,10 @@ impl Zram {
             Data::Empty => return,
             Data::Same(_) => sub(&c.same_pages, 1),
             Data::Pool {
-                data, handle, huge, ..
+                handle, len, huge, ..
             } => {
                 let _ = lock(&self.pool).free(handle);
-                sub(&c.compr_data_size, if huge { PAGE } else { data.len() as u64 });
+                sub(&c.compr_data_size, if huge { PAGE } else { u64::from(len) });
                 if huge {
                     sub(&c.huge_pages, 1);
                 }
@@ -513,11 +538,17 @@ impl Zram {
                 fill(page, *v);
                 Ok(())
             }
-            Data::Pool { data, huge: true, .. } => {
-                page.copy_from_slice(data);
+            Data::Pool {
+                handle, huge: true, ..
+            } => {
+                lock(&self.pool).read(*handle, page)?;
                 Ok(())
             }
-            Data::Pool { data, prio, .. } => self.decompress_with(*prio as usize, data, page),
+            Data::Pool { handle, prio, .. } => {
+                let mut buf = [0u8; PAGE_SIZE];
+                let n = lock(&self.pool).read(*handle, &mut buf)?;
+                self.decompress_with(*prio as usize, &buf[..n], page)
+            }
             Data::Backing { block, comp } => {
                 let b = self.backing.as_ref().ok_or(ZramError::NoBackingDevice)?;
                 add(&self.counters.bd_reads, 1);
@@ -535,16 +566,139 @@ impl Zram {
     }
 
     pub(crate) fn decompress_with(&self, prio: usize, data: &[u8], page: &mut [u8]) -> Result<(), ZramError> {
-        let pool = self
-            .comps
-            .get(prio)
-            .ok_or_else(|| ZramError::Io(format!("no algorithm {prio}")))?;
+        let err = |source| ZramError::Decompress { prio, source };
+        let pool = self.comps.get(prio).ok_or(err(CodecError::NoAlgorithm(prio)))?;
         let r = pool.get().decompress(&[data], &mut [&mut *page]);
         match r.into_iter().next() {
             Some(Ok(n)) if n == PAGE_SIZE => Ok(()),
-            Some(Ok(n)) => Err(ZramError::Io(format!("decompressed to {n} bytes"))),
-            Some(Err(e)) => Err(ZramError::Io(format!("decompression failed: {e}"))),
-            None => Err(ZramError::Io("no result from the runtime".into())),
+            Some(Ok(n)) => Err(err(CodecError::NotAPage(n))),
+            Some(Err(e)) => Err(err(CodecError::Runtime(e))),
+            None => Err(err(CodecError::NoResult)),
+        }
+    }
+}
+
+impl Zram {
+    // ---- idle marking and writeback ---------------------------------------------------------
+
+    /// Marks slots idle (allocated ones, not same-filled, not on the backing device).
+    pub fn mark_idle(&self, mark: IdleMark) {
+        let cutoff = match mark {
+            IdleMark::All => None,
+            IdleMark::OlderThan(age) => Some(Instant::now().checked_sub(age)),
+        };
+        for slot in &self.slots {
+            let mut s = lock(slot);
+            if !s.allocated() || s.is_wb() || s.is_same() {
+                continue;
+            }
+            s.idle = match cutoff {
+                None => true,
+                // An age longer than the clock's past: nothing is that old.
+                Some(None) => false,
+                Some(Some(c)) => s.ac_time.is_none_or(|t| t <= c),
+            };
+        }
+    }
+
+    /// Slots marked idle now.
+    pub fn idle_pages(&self) -> u64 {
+        self.slots.iter().filter(|s| lock(s).idle).count() as u64
+    }
+
+    /// Sets `writeback_limit_enable`.
+    pub fn set_writeback_limit_enable(&self, on: bool) {
+        lock(&self.wb_limit).enabled = on;
+    }
+
+    /// Sets `writeback_limit` (pages).
+    pub fn set_writeback_limit(&self, pages: u64) {
+        lock(&self.wb_limit).pages = pages;
+    }
+
+    /// The writeback budget.
+    pub fn writeback_limit(&self) -> WbLimit {
+        *lock(&self.wb_limit)
+    }
+
+    /// Writes the selected slots to the backing file and frees their memory; returns the pages
+    /// written. The budget running out is `WritebackLimit` (what was written stays written).
+    pub fn writeback(&self, mode: WritebackMode) -> Result<u64, ZramError> {
+        let backing = self.backing.as_ref().ok_or(ZramError::NoBackingDevice)?;
+        let nr = self.slots.len() as u64;
+        let (first, last) = match mode {
+            WritebackMode::PageIndex(i) => (i, i),
+            WritebackMode::PageRange(a, b) => (a, b),
+            _ => (0, nr.saturating_sub(1)),
+        };
+        if nr == 0 || first > last || last >= nr {
+            return Err(ZramError::InvalidArgument(format!(
+                "page index {first}-{last} past {nr} slots"
+            )));
+        }
+        let mut written = 0;
+        let mut page = vec![0u8; PAGE_SIZE];
+        for index in first..=last {
+            let mut s = lock(&self.slots[index as usize]);
+            if !s.allocated() || s.is_wb() || s.is_same() || !mode.takes(&s) {
+                continue;
+            }
+            {
+                let mut lim = lock(&self.wb_limit);
+                if lim.enabled {
+                    if lim.pages == 0 {
+                        return Err(ZramError::WritebackLimit { written });
+                    }
+                    lim.pages -= 1;
+                }
+            }
+            let comp = match &s.data {
+                Data::Pool {
+                    handle,
+                    prio,
+                    huge: false,
+                    ..
+                } if self.writeback_compressed => {
+                    page.fill(0);
+                    let n = match lock(&self.pool).read(*handle, &mut page) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            self.refund();
+                            return Err(e.into());
+                        }
+                    };
+                    Some((n as u32, *prio))
+                }
+                _ => {
+                    if let Err(e) = self.read_slot(&s, &mut page) {
+                        self.refund();
+                        return Err(e);
+                    }
+                    None
+                }
+            };
+            let block = match backing.write_page(&page) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.refund();
+                    return Err(e);
+                }
+            };
+            self.free_slot(&mut s);
+            s.data = Data::Backing { block, comp };
+            let c = &self.counters;
+            add(&c.pages_stored, 1);
+            add(&c.bd_count, 1);
+            add(&c.bd_writes, 1);
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    fn refund(&self) {
+        let mut lim = lock(&self.wb_limit);
+        if lim.enabled {
+            lim.pages += 1;
         }
     }
 }

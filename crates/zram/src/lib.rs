@@ -1,12 +1,12 @@
 //! `idxd-zram`: a zram-style compressed RAM block device on the idxd offload runtime.
 //!
-//! It behaves as the kernel's zram does (see `docs/frontends.md` of the project):
+//! It behaves as the kernel's zram does (docs/frontends.md, "zram"):
 //!
 //! - a device of `disksize` bytes in 4 KiB slots, read and written at 512-byte sector
 //!   granularity (partial pages by read-modify-write);
 //! - same-filled pages (every `u64` word equal) stored as the value, with no allocation;
 //! - other pages compressed through the runtime (any algorithm it offers); a result at or
-//!   above the huge class size (zsmalloc's, computed by [`idxd_zswap::zsmalloc`]) or one that
+//!   above the huge class size (zsmalloc's, from [`idxd_zsmalloc`]) or one that
 //!   does not fit in a page is stored raw as a huge page;
 //! - `mem_limit` (-ENOMEM, `failed_writes`), discard and slot-free notification (`notify_free`,
 //!   `miss_free`);
@@ -45,6 +45,6 @@ pub mod stats;
 pub use backing::{IdleMark, WbLimit, WritebackMode};
 pub use config::{ZramBuilder, MAX_SECONDARY};
 pub use device::{Zram, SECTOR_SIZE};
-pub use error::ZramError;
+pub use error::{BackingOp, CodecError, ZramError};
 pub use recompress::{RecompressMode, RecompressParams, RecompressReport};
 pub use stats::{BdStat, DebugStat, IoStat, MmStat};

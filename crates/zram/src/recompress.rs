@@ -4,10 +4,10 @@
 //! and mark the page incompressible when even the last one cannot.
 
 use idxd_runtime::ErrorKind;
-use idxd_zswap::zsmalloc::PAGE_SIZE;
+use idxd_zsmalloc::{SizeClasses, PAGE_SIZE};
 
 use crate::device::{lock, Zram};
-use crate::error::ZramError;
+use crate::error::{CodecError, ZramError};
 use crate::slot::Data;
 use crate::stats::add;
 
@@ -108,7 +108,7 @@ impl Zram {
         if prio_start == 0 || prio_start >= prio_max {
             return Err(ZramError::InvalidArgument("no secondary algorithm to use".into()));
         }
-        let classes = idxd_zswap::zsmalloc::SizeClasses::new();
+        let classes = SizeClasses::new();
         let mut report = RecompressReport::default();
         let mut budget = params.max_pages;
         let mut page = vec![0u8; PAGE_SIZE];
@@ -156,11 +156,17 @@ impl Zram {
                     Some(Ok(_)) => {}
                     Some(Err(e)) if e.kind == ErrorKind::DoesNotFit => {}
                     Some(Err(e)) => {
-                        failed = Some(ZramError::Io(format!("recompression failed: {e}")));
+                        failed = Some(ZramError::Compress {
+                            prio,
+                            source: CodecError::Runtime(e),
+                        });
                         break;
                     }
                     None => {
-                        failed = Some(ZramError::Io("no result from the runtime".into()));
+                        failed = Some(ZramError::Compress {
+                            prio,
+                            source: CodecError::NoResult,
+                        });
                         break;
                     }
                 }
@@ -178,14 +184,12 @@ impl Zram {
                     }
                 }
                 Some((data, prio)) => {
-                    let handle = lock(&self.pool)
-                        .alloc(data.len())
-                        .map_err(|_| ZramError::NoMemory)?;
+                    let handle = lock(&self.pool).store(&data).map_err(|_| ZramError::NoMemory)?;
                     self.free_slot(&mut s);
                     add(&self.counters.compr_data_size, data.len() as u64);
                     add(&self.counters.pages_stored, 1);
                     s.data = Data::Pool {
-                        data,
+                        len: data.len() as u32,
                         handle,
                         prio: prio as u8,
                         huge: false,

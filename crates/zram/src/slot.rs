@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use idxd_zswap::zsmalloc::Handle;
+use idxd_zsmalloc::Handle;
 
 /// Contents of a slot.
 #[derive(Debug, Default)]
@@ -12,11 +12,11 @@ pub(crate) enum Data {
     Empty,
     /// ZRAM_SAME: every `u64` word of the page equals this value; no memory allocated.
     Same(u64),
-    /// In the pool: compressed with algorithm `prio` (0 primary, 1 to 3 secondary), or the
-    /// page itself when `huge` (ZRAM_HUGE).
+    /// In the pool (`len` bytes behind `handle`): compressed with algorithm `prio` (0 primary,
+    /// 1 to 3 secondary), or the page itself when `huge` (ZRAM_HUGE).
     Pool {
-        data: Box<[u8]>,
         handle: Handle,
+        len: u32,
         prio: u8,
         huge: bool,
     },
@@ -57,7 +57,7 @@ impl Slot {
     /// Stored size as the kernel's obj_size (a page for huge, 0 when not in the pool).
     pub fn obj_size(&self) -> usize {
         match &self.data {
-            Data::Pool { data, .. } => data.len(),
+            Data::Pool { len, .. } => *len as usize,
             _ => 0,
         }
     }

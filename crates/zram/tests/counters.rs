@@ -5,13 +5,13 @@
 //! copies of one compressible page of length L take ceil(K / objs) zspages of the class of
 //! L + 8 bytes; same-filled pages take nothing.
 
-mod common;
+use idxd_testutil as common;
 
 use common::{random_page, software, PAGE};
 use idxd_zram::{
     BdStat, DebugStat, IdleMark, IoStat, MmStat, RecompressParams, WritebackMode, ZramBuilder, ZramError,
 };
-use idxd_zswap::zsmalloc::SizeClasses;
+use idxd_zsmalloc::SizeClasses;
 
 const P: u64 = PAGE as u64;
 

@@ -1,7 +1,7 @@
 //! The NBD export: the protocol with a minimal client of our own, then real clients
 //! (qemu-io, qemu-img) writing through the export and reading back identically.
 
-mod common;
+use idxd_testutil as common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -9,8 +9,8 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use crate::cache::{StoreOutcome, Zswap};
-use crate::error::ZswapError;
+use crate::error::{ConfigError, ZswapError};
+use crate::zswap::{StoreOutcome, Zswap};
 
 /// Called once per accepted submission with the offset, the folio (given back) and its fate.
 pub type StoreCallback = Box<dyn FnOnce(u64, Vec<u8>, StoreOutcome) + Send>;
@@ -53,24 +53,23 @@ impl AsyncStore {
     /// `workers` threads (at least 1) serving a FIFO of `depth` folios (kcompressd: 256).
     pub fn new(zswap: Arc<Zswap>, workers: usize, depth: usize) -> Result<Self, ZswapError> {
         if workers == 0 || depth == 0 {
-            return Err(ZswapError::Config(
-                "async store needs workers >= 1 and depth >= 1".into(),
-            ));
+            return Err(ConfigError::AsyncStore { workers, depth }.into());
         }
         let (tx, rx) = crossbeam_channel::bounded::<Job>(depth);
         let mut handles = Vec::with_capacity(workers);
         for i in 0..workers {
             let z = Arc::clone(&zswap);
             let rx: Receiver<Job> = rx.clone();
+            let name = format!("zswap-async-{i}");
             let h = std::thread::Builder::new()
-                .name(format!("zswap-async-{i}"))
+                .name(name.clone())
                 .spawn(move || {
                     for job in rx.iter() {
                         let outcome = z.store_admitted(job.offset, &job.folio);
                         (job.cb)(job.offset, job.folio, outcome);
                     }
                 })
-                .map_err(ZswapError::SwapIo)?;
+                .map_err(|source| ZswapError::Spawn { name, source })?;
             handles.push(h);
         }
         Ok(AsyncStore {
@@ -94,9 +93,9 @@ impl AsyncStore {
     /// dropped unrun; otherwise the callback runs exactly once.
     pub fn submit(&self, offset: u64, folio: Vec<u8>, cb: StoreCallback) -> Result<Dispatch, ZswapError> {
         let z = &self.zswap;
-        let pages = z.inner.check_folio(offset, &folio)?;
-        if let Err(reason) = z.inner.admit(offset, pages) {
-            let outcome = z.inner.swap_out_rejected(offset, &folio, reason);
+        let pages = z.check_folio(offset, &folio)?;
+        if let Err(reason) = z.admit(offset, pages) {
+            let outcome = z.swap_out_rejected(offset, &folio, reason);
             cb(offset, folio, outcome);
             return Ok(Dispatch::RejectedNow);
         }
@@ -129,16 +128,5 @@ impl AsyncStore {
 impl Drop for AsyncStore {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-impl Zswap {
-    /// Compress-and-store of a folio that already passed the synchronous checks; a refusal
-    /// writes it to the swap file.
-    pub(crate) fn store_admitted(&self, offset: u64, folio: &[u8]) -> StoreOutcome {
-        match self.inner.store_pages(offset, folio) {
-            Ok(()) => StoreOutcome::Stored,
-            Err(reason) => self.inner.swap_out_rejected(offset, folio, reason),
-        }
     }
 }

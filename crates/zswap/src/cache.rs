@@ -1,21 +1,19 @@
-//! The zswap cache itself: entries keyed by swap offset, batched all-or-nothing folio stores,
-//! exclusive loads, invalidation, the pool limit with its hysteresis.
+//! The cache itself: entries keyed by swap offset whose compressed bytes live in the zsmalloc
+//! pool, batched all-or-nothing folio stores, exclusive loads, invalidation, the pool limit with
+//! its hysteresis. Writeback reaches the entries only through [`Cache::pick_victim`] and
+//! [`Cache::evict`].
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Mutex, MutexGuard};
 
-use idxd_runtime::{ErrorKind, Runtime};
+use idxd_runtime::{ContextPool, ErrorKind, Runtime};
+use idxd_zsmalloc::{Handle, ZsPool, PAGE_SIZE};
 
-use crate::config::{ZswapConfig, MAX_FOLIO_PAGES};
-use crate::contexts::ContextPool;
-use crate::error::{RejectReason, ZswapError};
+use crate::config::ZswapConfig;
+use crate::error::{DecodeError, RejectReason, ZswapError};
 use crate::lru::Lru;
-use crate::stats::{dec, inc, Counters, ZswapParams, ZswapStats};
-use crate::writeback::{ShrinkReport, SwapFile};
-use crate::zsmalloc::{Handle, ZsPool, PAGE_SIZE};
+use crate::stats::{dec, inc, Counters};
 
 const SHARDS: usize = 64;
 
@@ -24,94 +22,79 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// One stored page.
+/// One stored page; its bytes are the pool object behind `handle`.
 #[derive(Debug)]
-pub(crate) struct Entry {
+struct Entry {
     /// Unique across the cache's life: tells a replaced entry from its successor.
-    pub id: u64,
-    /// Compressed bytes, or the page itself when `len == PAGE_SIZE`.
-    pub data: Arc<[u8]>,
-    pub handle: Handle,
-    pub lru_seq: u64,
+    id: u64,
+    /// Stored length: compressed, or the page size for a raw page.
+    len: usize,
+    handle: Handle,
+    lru_seq: u64,
     /// Second-chance bit: set on store, cleared (and the entry rotated) by the shrinker.
-    pub referenced: bool,
+    referenced: bool,
     /// A load is decompressing this entry.
-    pub loading: bool,
+    loading: bool,
 }
 
-/// Where a page read by [`Zswap::swap_in`] came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PageSource {
-    /// The zswap pool (the entry is gone now: loads are exclusive).
-    Zswap,
-    /// The swap file (never stored, written back, or rejected and swapped out).
-    SwapFile,
-}
-
-/// What became of a folio handed to [`Zswap::swap_out`] or the asynchronous store.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StoreOutcome {
-    /// Every page is in the pool.
-    Stored,
-    /// zswap refused it; the folio was written to the swap file.
-    SwappedOut(RejectReason),
-    /// zswap refused it and there is no swap file: the caller keeps the data.
-    Rejected(RejectReason),
-    /// zswap refused it and writing the swap file failed: the caller keeps the data.
-    SwapFailed(RejectReason, String),
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct WorkerState {
-    pub kick: bool,
-    pub stop: bool,
-}
-
-/// Shared state (the background shrinker and the asynchronous store hold it too).
+/// What the writeback walk found at the old end of the LRU.
 #[derive(Debug)]
-pub(crate) struct Inner {
-    pub cfg: ZswapConfig,
-    pub enabled: AtomicBool,
-    pub max_pool_percent: AtomicU32,
-    pub accept_threshold_percent: AtomicU32,
-    pub contexts: ContextPool,
+pub(crate) enum Victim {
+    /// Nothing stored.
+    Empty,
+    /// The oldest entry was referenced (its bit is cleared now and it went to the young end),
+    /// or it had just been removed.
+    Rotated,
+    /// The oldest entry is being loaded: rotated, not written.
+    Busy,
+    /// The oldest entry, decompressed into the caller's page (or why not).
+    Page {
+        /// Its offset.
+        offset: u64,
+        /// Its identity, for [`Cache::evict`].
+        id: u64,
+        /// Whether the page holds its data.
+        decoded: Result<(), DecodeError>,
+    },
+}
+
+/// What [`Cache::evict`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Evicted {
+    /// The entry was replaced or dropped meanwhile: nothing written.
+    Gone,
+    /// Written and dropped.
+    Written,
+    /// The write failed: the entry stays and goes to the young end.
+    Failed,
+}
+
+/// Entries, their LRU, the pool and the limits.
+#[derive(Debug)]
+pub(crate) struct Cache {
+    memory_bytes: u64,
+    batch_size: usize,
+    /// Pages that do not compress are stored raw (writeback possible) instead of refused.
+    raw_ok: bool,
+    enabled: AtomicBool,
+    max_pool_percent: AtomicU32,
+    accept_threshold_percent: AtomicU32,
+    contexts: ContextPool,
     shards: Vec<Mutex<HashMap<u64, Entry>>>,
-    pub lru: Mutex<Lru>,
-    pub pool: Mutex<ZsPool>,
-    pub counters: Counters,
+    lru: Mutex<Lru>,
+    pool: Mutex<ZsPool>,
+    counters: Counters,
     reached_full: AtomicBool,
-    pub swap: Option<SwapFile>,
     next_id: AtomicU64,
-    pub worker: (Mutex<WorkerState>, Condvar),
 }
 
-/// A zswap-style compressed cache in front of an (optional) swap file.
-///
-/// `Zswap` is `Sync`: share it (e.g. in an `Arc`) and store and load different offsets from
-/// many threads. Each call borrows a runtime context for its whole folio or page.
-pub struct Zswap {
-    pub(crate) inner: Arc<Inner>,
-    worker: Option<JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for Zswap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Zswap").field("stats", &self.stats()).finish()
-    }
-}
-
-impl Zswap {
-    /// A cache compressing through `rt`, writing back to `swap` (when given).
-    ///
-    /// The swap file is extended (sparsely) to `cfg.swap_slots` pages; slot `offset` lives at
-    /// byte `offset * 4096`.
-    pub fn new(rt: Runtime, cfg: ZswapConfig, swap: Option<File>) -> Result<Self, ZswapError> {
-        cfg.validate()?;
-        let swap = match swap {
-            Some(f) => Some(SwapFile::new(f, cfg.swap_slots)?),
-            None => None,
-        };
-        let inner = Arc::new(Inner {
+impl Cache {
+    /// A cache compressing through `rt`; `raw_ok` says whether incompressible pages are stored.
+    pub fn new(rt: Runtime, cfg: &ZswapConfig, raw_ok: bool) -> Self {
+        Cache {
+            memory_bytes: cfg.memory_bytes,
+            batch_size: cfg.batch_size,
+            raw_ok,
             enabled: AtomicBool::new(cfg.enabled),
             max_pool_percent: AtomicU32::new(cfg.max_pool_percent),
             accept_threshold_percent: AtomicU32::new(cfg.accept_threshold_percent),
@@ -121,217 +104,86 @@ impl Zswap {
             pool: Mutex::new(ZsPool::new(Some(cfg.memory_bytes / PAGE_SIZE as u64))),
             counters: Counters::default(),
             reached_full: AtomicBool::new(false),
-            swap,
             next_id: AtomicU64::new(1),
-            worker: (Mutex::new(WorkerState::default()), Condvar::new()),
-            cfg,
-        });
-        let worker = if inner.cfg.shrinker_enabled && inner.writeback_possible() {
-            let w = Arc::clone(&inner);
-            Some(
-                std::thread::Builder::new()
-                    .name("zswap-shrink".into())
-                    .spawn(move || w.shrink_worker())
-                    .map_err(ZswapError::SwapIo)?,
-            )
-        } else {
-            None
-        };
-        Ok(Zswap { inner, worker })
-    }
-
-    /// Stores a folio of 1 to 512 pages at `offset..offset + pages`, all or nothing: on any
-    /// refusal every entry at those offsets (old ones included) is dropped and the reason is
-    /// returned; the caller then writes the folio to swap (see [`Zswap::swap_out`]).
-    pub fn store(&self, offset: u64, folio: &[u8]) -> Result<(), ZswapError> {
-        let pages = self.inner.check_folio(offset, folio)?;
-        self.inner.admit(offset, pages).map_err(ZswapError::Rejected)?;
-        self.inner
-            .store_pages(offset, folio)
-            .map_err(ZswapError::Rejected)
-    }
-
-    /// Loads the page at `offset` into `page` (one page long) and drops the entry (exclusive
-    /// load). `NotFound` when absent; `Io` (entry kept, `decompress_fail` counted) when the
-    /// data cannot be decompressed.
-    pub fn load(&self, offset: u64, page: &mut [u8]) -> Result<(), ZswapError> {
-        self.inner.load(offset, page)
-    }
-
-    /// Drops the entry at `offset`; returns whether there was one.
-    pub fn invalidate(&self, offset: u64) -> bool {
-        self.inner.invalidate(offset)
-    }
-
-    /// Whether an entry exists at `offset`.
-    pub fn contains(&self, offset: u64) -> bool {
-        offset < self.inner.cfg.swap_slots && lock(self.inner.shard(offset)).contains_key(&offset)
-    }
-
-    /// Stored length of the entry at `offset` (page size for a raw entry).
-    pub fn entry_len(&self, offset: u64) -> Option<usize> {
-        if offset >= self.inner.cfg.swap_slots {
-            return None;
-        }
-        lock(self.inner.shard(offset)).get(&offset).map(|e| e.data.len())
-    }
-
-    /// The swap-out path: store in zswap, else write the folio to the swap file.
-    pub fn swap_out(&self, offset: u64, folio: &[u8]) -> Result<StoreOutcome, ZswapError> {
-        let pages = self.inner.check_folio(offset, folio)?;
-        let res = match self.inner.admit(offset, pages) {
-            Ok(()) => self.inner.store_pages(offset, folio),
-            Err(r) => Err(r),
-        };
-        Ok(match res {
-            Ok(()) => StoreOutcome::Stored,
-            Err(reason) => self.inner.swap_out_rejected(offset, folio, reason),
-        })
-    }
-
-    /// The swap-in path: load from zswap, else read the swap file.
-    pub fn swap_in(&self, offset: u64, page: &mut [u8]) -> Result<PageSource, ZswapError> {
-        match self.inner.load(offset, page) {
-            Ok(()) => Ok(PageSource::Zswap),
-            Err(ZswapError::NotFound(_)) => {
-                let swap = self.inner.swap.as_ref().ok_or(ZswapError::NotFound(offset))?;
-                swap.read_page(offset, page)?;
-                Ok(PageSource::SwapFile)
-            }
-            Err(e) => Err(e),
         }
     }
 
-    /// Writes entries back, oldest first with a second chance, until the pool is at or below
-    /// the accept threshold (what the kernel's shrink worker does after a limit hit).
-    pub fn shrink(&self) -> ShrinkReport {
-        self.inner.shrink()
-    }
-
-    /// Writes back up to `n` entries regardless of the pool size.
-    pub fn writeback(&self, n: usize) -> ShrinkReport {
-        self.inner.writeback_n(n)
-    }
-
-    /// Compacts the pool; returns the pages freed.
-    pub fn compact(&self) -> u64 {
-        lock(&self.inner.pool).compact()
-    }
-
-    /// Every counter.
-    pub fn stats(&self) -> ZswapStats {
-        self.inner.counters.snapshot(self.inner.pool_pages())
-    }
-
-    /// The module parameters.
-    pub fn params(&self) -> ZswapParams {
-        let i = &self.inner;
-        ZswapParams {
-            enabled: i.enabled.load(Ordering::Relaxed),
-            compressor: i.contexts.runtime().algorithm_name(),
-            max_pool_percent: i.max_pool_percent.load(Ordering::Relaxed),
-            accept_threshold_percent: i.accept_threshold_percent.load(Ordering::Relaxed),
-            shrinker_enabled: self.worker.is_some(),
-        }
-    }
-
-    /// Sets `enabled`.
-    pub fn set_enabled(&self, on: bool) {
-        self.inner.enabled.store(on, Ordering::Relaxed);
-    }
-
-    /// Sets `max_pool_percent` (0 to 100).
-    pub fn set_max_pool_percent(&self, pct: u32) -> Result<(), ZswapError> {
-        if pct > 100 {
-            return Err(ZswapError::Config(format!("max_pool_percent {pct} > 100")));
-        }
-        self.inner.max_pool_percent.store(pct, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Sets `accept_threshold_percent` (0 to 100).
-    pub fn set_accept_threshold_percent(&self, pct: u32) -> Result<(), ZswapError> {
-        if pct > 100 {
-            return Err(ZswapError::Config(format!(
-                "accept_threshold_percent {pct} > 100"
-            )));
-        }
-        self.inner.accept_threshold_percent.store(pct, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// The pool limit in pages.
-    pub fn max_pages(&self) -> u64 {
-        self.inner.max_pages()
-    }
-
-    /// The accept threshold in pages.
-    pub fn accept_thr_pages(&self) -> u64 {
-        self.inner.accept_thr_pages()
-    }
-
-    /// The configuration this cache was built with.
-    pub fn config(&self) -> &ZswapConfig {
-        &self.inner.cfg
+    fn shard(&self, offset: u64) -> &Mutex<HashMap<u64, Entry>> {
+        &self.shards[(offset % SHARDS as u64) as usize]
     }
 
     /// The runtime underneath.
     pub fn runtime(&self) -> &Runtime {
-        self.inner.contexts.runtime()
-    }
-}
-
-impl Drop for Zswap {
-    fn drop(&mut self) {
-        if let Some(h) = self.worker.take() {
-            lock(&self.inner.worker.0).stop = true;
-            self.inner.worker.1.notify_all();
-            let _ = h.join();
-        }
-    }
-}
-
-impl Inner {
-    pub(crate) fn shard(&self, offset: u64) -> &Mutex<HashMap<u64, Entry>> {
-        &self.shards[(offset % SHARDS as u64) as usize]
+        self.contexts.runtime()
     }
 
-    pub(crate) fn writeback_possible(&self) -> bool {
-        self.cfg.writeback_enabled && self.swap.is_some()
+    /// The cache's counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
-    pub(crate) fn pool_pages(&self) -> u64 {
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    pub fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, Ordering::Relaxed);
+    }
+
+    pub fn max_pool_percent(&self) -> u32 {
+        self.max_pool_percent.load(Ordering::Relaxed)
+    }
+
+    pub fn set_max_pool_percent(&self, pct: u32) {
+        self.max_pool_percent.store(pct, Ordering::Relaxed);
+    }
+
+    pub fn accept_threshold_percent(&self) -> u32 {
+        self.accept_threshold_percent.load(Ordering::Relaxed)
+    }
+
+    pub fn set_accept_threshold_percent(&self, pct: u32) {
+        self.accept_threshold_percent.store(pct, Ordering::Relaxed);
+    }
+
+    /// Pages the pool holds.
+    pub fn pool_pages(&self) -> u64 {
         lock(&self.pool).total_pages()
     }
 
-    pub(crate) fn max_pages(&self) -> u64 {
-        let pct = self.max_pool_percent.load(Ordering::Relaxed) as u64;
-        (self.cfg.memory_bytes / PAGE_SIZE as u64).saturating_mul(pct) / 100
+    /// Compacts the pool; returns the pages freed.
+    pub fn compact(&self) -> u64 {
+        lock(&self.pool).compact()
     }
 
-    pub(crate) fn accept_thr_pages(&self) -> u64 {
-        let pct = self.accept_threshold_percent.load(Ordering::Relaxed) as u64;
+    /// Entries in the LRU.
+    pub fn entries(&self) -> usize {
+        lock(&self.lru).len()
+    }
+
+    pub fn max_pages(&self) -> u64 {
+        let pct = self.max_pool_percent() as u64;
+        (self.memory_bytes / PAGE_SIZE as u64).saturating_mul(pct) / 100
+    }
+
+    pub fn accept_thr_pages(&self) -> u64 {
+        let pct = self.accept_threshold_percent() as u64;
         self.max_pages().saturating_mul(pct) / 100
     }
 
-    /// Validates a folio; returns its page count.
-    pub(crate) fn check_folio(&self, offset: u64, folio: &[u8]) -> Result<u64, ZswapError> {
-        if folio.is_empty() || folio.len() % PAGE_SIZE != 0 || folio.len() / PAGE_SIZE > MAX_FOLIO_PAGES {
-            return Err(ZswapError::InvalidLength {
-                len: folio.len(),
-                what: "1 to 512 whole pages",
-            });
-        }
-        let pages = (folio.len() / PAGE_SIZE) as u64;
-        let slots = self.cfg.swap_slots;
-        match offset.checked_add(pages) {
-            Some(end) if end <= slots => Ok(pages),
-            _ => Err(ZswapError::OutOfRange {
-                offset,
-                end: offset.saturating_add(pages),
-                slots,
-            }),
-        }
+    /// Whether the pool reached its limit and has not yet shrunk to the accept threshold.
+    pub fn is_full(&self) -> bool {
+        self.reached_full.load(Ordering::Relaxed)
+    }
+
+    /// Whether an entry exists at `offset`.
+    pub fn contains(&self, offset: u64) -> bool {
+        lock(self.shard(offset)).contains_key(&offset)
+    }
+
+    /// Stored length of the entry at `offset`.
+    pub fn entry_len(&self, offset: u64) -> Option<usize> {
+        lock(self.shard(offset)).get(&offset).map(|e| e.len)
     }
 
     /// `zswap_check_limits`: true when stores must be refused.
@@ -340,19 +192,18 @@ impl Inner {
         if cur >= self.max_pages() {
             inc(&self.counters.pool_limit_hit);
             self.reached_full.store(true, Ordering::Relaxed);
-        } else if self.reached_full.load(Ordering::Relaxed) && cur <= self.accept_thr_pages() {
+        } else if self.is_full() && cur <= self.accept_thr_pages() {
             self.reached_full.store(false, Ordering::Relaxed);
         }
-        self.reached_full.load(Ordering::Relaxed)
+        self.is_full()
     }
 
     /// The synchronous checks before any compression: enabled, pool limit. A refusal drops
-    /// the stale entries at the folio's offsets (and wakes the shrinker on a limit).
-    pub(crate) fn admit(&self, offset: u64, pages: u64) -> Result<(), RejectReason> {
-        let reason = if !self.enabled.load(Ordering::Relaxed) {
+    /// the stale entries at the folio's offsets.
+    pub fn admit(&self, offset: u64, pages: u64) -> Result<(), RejectReason> {
+        let reason = if !self.enabled() {
             RejectReason::Disabled
         } else if self.check_limits() {
-            self.kick_shrinker();
             RejectReason::PoolLimit
         } else {
             return Ok(());
@@ -363,21 +214,17 @@ impl Inner {
 
     /// Compresses and inserts every page of an admitted folio, in batches; on a refusal drops
     /// every entry at the folio's offsets.
-    pub(crate) fn store_pages(&self, offset: u64, folio: &[u8]) -> Result<(), RejectReason> {
+    pub fn store_pages(&self, offset: u64, folio: &[u8]) -> Result<(), RejectReason> {
         let pages: Vec<&[u8]> = folio.chunks_exact(PAGE_SIZE).collect();
         let res = self.store_batches(offset, &pages);
         if res.is_err() {
             self.invalidate_range(offset, pages.len() as u64);
-            if self.reached_full.load(Ordering::Relaxed) {
-                self.kick_shrinker();
-            }
         }
         res
     }
 
     fn store_batches(&self, offset: u64, pages: &[&[u8]]) -> Result<(), RejectReason> {
-        let batch = self.cfg.batch_size.min(pages.len()).max(1);
-        let raw_ok = self.writeback_possible();
+        let batch = self.batch_size.min(pages.len()).max(1);
         let mut ctx = self.contexts.get();
         let mut bufs: Vec<Vec<u8>> = vec![vec![0u8; PAGE_SIZE]; batch];
         let mut next = offset;
@@ -388,10 +235,10 @@ impl Inner {
                 ctx.compress(chunk, &mut dsts)
             };
             for (i, page) in chunk.iter().enumerate() {
-                let data: Arc<[u8]> = match results.get(i) {
-                    Some(Ok(len)) if *len > 0 && *len < PAGE_SIZE => Arc::from(&bufs[i][..*len]),
+                let data: &[u8] = match results.get(i) {
+                    Some(Ok(len)) if *len > 0 && *len < PAGE_SIZE => &bufs[i][..*len],
                     other => {
-                        if !raw_ok {
+                        if !self.raw_ok {
                             let reason = match other {
                                 Some(Ok(len)) if *len >= PAGE_SIZE => RejectReason::CompressPoor,
                                 Some(Err(e)) if e.kind == ErrorKind::DoesNotFit => RejectReason::CompressPoor,
@@ -400,17 +247,17 @@ impl Inner {
                             self.count_reject(reason);
                             return Err(reason);
                         }
-                        Arc::from(*page)
+                        page
                     }
                 };
-                let handle = match lock(&self.pool).alloc(data.len()) {
+                let handle = match lock(&self.pool).store(data) {
                     Ok(h) => h,
                     Err(_) => {
                         self.count_reject(RejectReason::AllocFail);
                         return Err(RejectReason::AllocFail);
                     }
                 };
-                self.insert(next, data, handle);
+                self.insert(next, data.len(), handle);
                 next += 1;
             }
         }
@@ -427,21 +274,20 @@ impl Inner {
         }
     }
 
-    fn insert(&self, offset: u64, data: Arc<[u8]>, handle: Handle) {
-        let raw = data.len() == PAGE_SIZE;
+    fn insert(&self, offset: u64, len: usize, handle: Handle) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut shard = lock(self.shard(offset));
         let lru_seq = lock(&self.lru).push(offset);
         let e = Entry {
             id,
-            data,
+            len,
             handle,
             lru_seq,
             referenced: true,
             loading: false,
         };
         inc(&self.counters.stored_pages);
-        if raw {
+        if len == PAGE_SIZE {
             inc(&self.counters.stored_incompressible_pages);
         }
         if let Some(old) = shard.insert(offset, e) {
@@ -450,19 +296,17 @@ impl Inner {
     }
 
     /// Frees an entry already taken out of its shard (the caller may hold the shard lock).
-    pub(crate) fn release(&self, e: Entry) {
+    fn release(&self, e: Entry) {
         let _ = lock(&self.pool).free(e.handle);
         lock(&self.lru).remove(e.lru_seq);
         dec(&self.counters.stored_pages);
-        if e.data.len() == PAGE_SIZE {
+        if e.len == PAGE_SIZE {
             dec(&self.counters.stored_incompressible_pages);
         }
     }
 
-    pub(crate) fn invalidate(&self, offset: u64) -> bool {
-        if offset >= self.cfg.swap_slots {
-            return false;
-        }
+    /// Drops the entry at `offset`; returns whether there was one.
+    pub fn invalidate(&self, offset: u64) -> bool {
         let mut shard = lock(self.shard(offset));
         match shard.remove(&offset) {
             Some(e) => {
@@ -473,52 +317,63 @@ impl Inner {
         }
     }
 
-    pub(crate) fn invalidate_range(&self, offset: u64, pages: u64) {
+    pub fn invalidate_range(&self, offset: u64, pages: u64) {
         for o in offset..offset.saturating_add(pages) {
             self.invalidate(o);
         }
     }
 
-    /// Decompresses (or copies) stored bytes into one page.
-    pub(crate) fn decode(&self, data: &[u8], page: &mut [u8]) -> Result<(), String> {
-        if data.len() == PAGE_SIZE {
-            page.copy_from_slice(data);
-            return Ok(());
+    /// Copies an entry's bytes out of the pool (the caller holds its shard's lock, so the
+    /// handle is live): a raw page straight into `page`, compressed bytes into `buf`.
+    fn copy_out(&self, e: &Entry, page: &mut [u8], buf: &mut [u8]) -> Result<bool, DecodeError> {
+        let pool = lock(&self.pool);
+        if e.len == PAGE_SIZE {
+            pool.read(e.handle, page)?;
+            Ok(true)
+        } else {
+            pool.read(e.handle, buf)?;
+            Ok(false)
         }
+    }
+
+    /// Decompresses stored bytes into one page.
+    fn decompress(&self, data: &[u8], page: &mut [u8]) -> Result<(), DecodeError> {
         let mut ctx = self.contexts.get();
         let r = ctx.decompress(&[data], &mut [&mut *page]);
         match r.into_iter().next() {
             Some(Ok(n)) if n == PAGE_SIZE => Ok(()),
-            Some(Ok(n)) => Err(format!("decompressed to {n} bytes, not a page")),
-            Some(Err(e)) => Err(e.to_string()),
-            None => Err("no result from the runtime".into()),
+            Some(Ok(n)) => Err(DecodeError::NotAPage(n)),
+            Some(Err(e)) => Err(DecodeError::Runtime(e)),
+            None => Err(DecodeError::NoResult),
         }
     }
 
-    fn load(&self, offset: u64, page: &mut [u8]) -> Result<(), ZswapError> {
+    /// Loads the page at `offset` (already checked against the swap area) and drops the entry.
+    pub fn load(&self, offset: u64, page: &mut [u8]) -> Result<(), ZswapError> {
         if page.len() != PAGE_SIZE {
             return Err(ZswapError::InvalidLength {
                 len: page.len(),
                 what: "one page",
             });
         }
-        if offset >= self.cfg.swap_slots {
-            return Err(ZswapError::OutOfRange {
-                offset,
-                end: offset.saturating_add(1),
-                slots: self.cfg.swap_slots,
-            });
-        }
-        let (id, data) = {
+        let mut buf = [0u8; PAGE_SIZE];
+        let (id, raw, len) = {
             let mut shard = lock(self.shard(offset));
             let e = shard.get_mut(&offset).ok_or(ZswapError::NotFound(offset))?;
             if e.loading {
                 return Err(ZswapError::Busy(offset));
             }
+            let raw = self
+                .copy_out(e, page, &mut buf)
+                .map_err(|source| ZswapError::Io { offset, source })?;
             e.loading = true;
-            (e.id, Arc::clone(&e.data))
+            (e.id, raw, e.len)
         };
-        let res = self.decode(&data, page);
+        let res = if raw {
+            Ok(())
+        } else {
+            self.decompress(&buf[..len], page)
+        };
         let mut shard = lock(self.shard(offset));
         match res {
             Ok(()) => {
@@ -529,38 +384,63 @@ impl Inner {
                 }
                 Ok(())
             }
-            Err(detail) => {
+            Err(source) => {
                 if let Some(e) = shard.get_mut(&offset) {
                     if e.id == id {
                         e.loading = false;
                     }
                 }
                 inc(&self.counters.decompress_fail);
-                Err(ZswapError::Io { offset, detail })
+                Err(ZswapError::Io { offset, source })
             }
         }
     }
 
-    /// After a refusal: the folio goes to the swap file, if there is one.
-    pub(crate) fn swap_out_rejected(&self, offset: u64, folio: &[u8], reason: RejectReason) -> StoreOutcome {
-        match &self.swap {
-            None => StoreOutcome::Rejected(reason),
-            Some(swap) => match swap.write_pages(offset, folio) {
-                Ok(()) => StoreOutcome::SwappedOut(reason),
-                Err(e) => StoreOutcome::SwapFailed(reason, e.to_string()),
-            },
-        }
+    /// One step of the second-chance walk: a referenced or busy oldest entry is rotated (its
+    /// bit cleared), otherwise it is decompressed into `page` (one page long) for writing.
+    pub fn pick_victim(&self, page: &mut [u8]) -> Victim {
+        let Some((seq, offset)) = lock(&self.lru).oldest() else {
+            return Victim::Empty;
+        };
+        let mut buf = [0u8; PAGE_SIZE];
+        let (id, copied, len) = {
+            let mut shard = lock(self.shard(offset));
+            let Some(e) = shard.get_mut(&offset).filter(|e| e.lru_seq == seq) else {
+                // Raced with a removal: the LRU slot is already gone or about to be.
+                lock(&self.lru).remove(seq);
+                return Victim::Rotated;
+            };
+            if e.referenced || e.loading {
+                let busy = e.loading;
+                e.referenced = false;
+                e.lru_seq = lock(&self.lru).rotate(seq);
+                return if busy { Victim::Busy } else { Victim::Rotated };
+            }
+            (e.id, self.copy_out(e, page, &mut buf), e.len)
+        };
+        let decoded = match copied {
+            Ok(true) => Ok(()),
+            Ok(false) => self.decompress(&buf[..len], page),
+            Err(e) => Err(e),
+        };
+        Victim::Page { offset, id, decoded }
     }
 
-    fn kick_shrinker(&self) {
-        if self.cfg.shrinker_enabled && self.writeback_possible() {
-            lock(&self.worker.0).kick = true;
-            self.worker.1.notify_one();
+    /// Drops entry `id` at `offset` once `write` (run under the entry's lock, so a newer store
+    /// of the offset is never overwritten with stale data) succeeds; a failed write rotates it.
+    pub fn evict(&self, offset: u64, id: u64, write: impl FnOnce() -> bool) -> Evicted {
+        let mut shard = lock(self.shard(offset));
+        let Some(e) = shard.get_mut(&offset).filter(|e| e.id == id) else {
+            return Evicted::Gone;
+        };
+        if write() {
+            if let Some(e) = shard.remove(&offset) {
+                self.release(e);
+            }
+            Evicted::Written
+        } else {
+            e.lru_seq = lock(&self.lru).rotate(e.lru_seq);
+            Evicted::Failed
         }
-    }
-
-    /// Entries of the shard of `offset` (for the writeback path).
-    pub(crate) fn shard_lock(&self, offset: u64) -> MutexGuard<'_, HashMap<u64, Entry>> {
-        lock(self.shard(offset))
     }
 }

@@ -1,7 +1,7 @@
 //! Parameters of a zswap instance (the kernel's module parameters, plus what user space must
 //! say explicitly: how much "RAM" the percentages refer to and how big the swap area is).
 
-use crate::error::ZswapError;
+use crate::error::{ConfigError, ZswapError};
 
 /// Pages a folio may hold (a PMD-sized folio of 4 KiB pages).
 pub const MAX_FOLIO_PAGES: usize = 512;
@@ -48,25 +48,16 @@ impl ZswapConfig {
     /// Checks the values.
     pub fn validate(&self) -> Result<(), ZswapError> {
         if self.max_pool_percent > 100 {
-            return Err(ZswapError::Config(format!(
-                "max_pool_percent {} > 100",
-                self.max_pool_percent
-            )));
+            return Err(ConfigError::MaxPoolPercent(self.max_pool_percent).into());
         }
         if self.accept_threshold_percent > 100 {
-            return Err(ZswapError::Config(format!(
-                "accept_threshold_percent {} > 100",
-                self.accept_threshold_percent
-            )));
+            return Err(ConfigError::AcceptThresholdPercent(self.accept_threshold_percent).into());
         }
         if self.batch_size == 0 || self.batch_size > MAX_FOLIO_PAGES {
-            return Err(ZswapError::Config(format!(
-                "batch_size {} not in 1..={MAX_FOLIO_PAGES}",
-                self.batch_size
-            )));
+            return Err(ConfigError::BatchSize(self.batch_size).into());
         }
         if self.swap_slots == 0 || self.swap_slots > (u64::MAX >> 13) {
-            return Err(ZswapError::Config(format!("swap_slots {}", self.swap_slots)));
+            return Err(ConfigError::SwapSlots(self.swap_slots).into());
         }
         Ok(())
     }

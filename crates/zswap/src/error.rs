@@ -30,6 +30,69 @@ impl fmt::Display for RejectReason {
     }
 }
 
+/// Why stored bytes could not be turned back into a page.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The pool does not know the entry's handle (a bug: entries own their handles).
+    #[error("pool object unreadable")]
+    Pool(#[from] idxd_zsmalloc::PoolError),
+    /// The runtime reported an error for the request.
+    #[error("the runtime failed the request")]
+    Runtime(#[from] idxd_runtime::OffloadError),
+    /// The data decompressed to something other than one page.
+    #[error("decompressed to {0} bytes, not a page")]
+    NotAPage(usize),
+    /// The runtime gave no result for the request.
+    #[error("no result from the runtime")]
+    NoResult,
+}
+
+/// Which swap-file operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwapOp {
+    /// Extending the file to the swap area's size.
+    Resize,
+    /// Reading a page.
+    Read,
+    /// Writing pages.
+    Write,
+}
+
+impl fmt::Display for SwapOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SwapOp::Resize => "resizing",
+            SwapOp::Read => "reading",
+            SwapOp::Write => "writing",
+        })
+    }
+}
+
+/// A configuration value that makes no sense.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `max_pool_percent` above 100.
+    #[error("max_pool_percent {0} > 100")]
+    MaxPoolPercent(u32),
+    /// `accept_threshold_percent` above 100.
+    #[error("accept_threshold_percent {0} > 100")]
+    AcceptThresholdPercent(u32),
+    /// `batch_size` outside 1 to 512.
+    #[error("batch_size {0} not in 1..=512")]
+    BatchSize(usize),
+    /// `swap_slots` zero or too large for byte offsets.
+    #[error("swap_slots {0} not in 1..2^51")]
+    SwapSlots(u64),
+    /// An asynchronous store without workers or queue.
+    #[error("async store needs workers >= 1 and depth >= 1 (got {workers} and {depth})")]
+    AsyncStore {
+        /// Workers asked for.
+        workers: usize,
+        /// Queue depth asked for.
+        depth: usize,
+    },
+}
+
 /// Errors of [`crate::Zswap`].
 #[derive(Debug, thiserror::Error)]
 pub enum ZswapError {
@@ -40,12 +103,13 @@ pub enum ZswapError {
     #[error("no entry at offset {0}")]
     NotFound(u64),
     /// Decompression failed (-EIO); the entry is kept.
-    #[error("decompression failed at offset {offset}: {detail}")]
+    #[error("decompression failed at offset {offset}")]
     Io {
         /// The swap offset.
         offset: u64,
-        /// What the runtime reported.
-        detail: String,
+        /// What went wrong.
+        #[source]
+        source: DecodeError,
     },
     /// Another load of the same offset is in progress (-EBUSY).
     #[error("offset {0} is being loaded by another thread")]
@@ -69,11 +133,28 @@ pub enum ZswapError {
         slots: u64,
     },
     /// A configuration value that makes no sense.
-    #[error("invalid zswap configuration: {0}")]
-    Config(String),
+    #[error("invalid zswap configuration")]
+    Config(#[from] ConfigError),
     /// The swap file failed.
-    #[error("swap file: {0}")]
-    SwapIo(#[from] std::io::Error),
+    #[error("swap file: {op} at slot {offset}")]
+    SwapFile {
+        /// What was being done.
+        op: SwapOp,
+        /// The swap slot (for `Resize`, the slot count asked for).
+        offset: u64,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A worker thread could not be started.
+    #[error("cannot start thread {name}")]
+    Spawn {
+        /// The thread's name.
+        name: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The operation needs a swap file and none is configured.
     #[error("no swap file configured")]
     NoSwapFile,
@@ -87,7 +168,8 @@ impl ZswapError {
             ZswapError::Rejected(RejectReason::AllocFail) => 12,    // ENOMEM
             ZswapError::Rejected(_) => 22,                          // EINVAL
             ZswapError::NotFound(_) => 2,                           // ENOENT
-            ZswapError::Io { .. } | ZswapError::SwapIo(_) => 5,     // EIO
+            ZswapError::Io { .. } | ZswapError::SwapFile { .. } => 5, // EIO
+            ZswapError::Spawn { .. } => 11,                         // EAGAIN
             ZswapError::Busy(_) => 16,                              // EBUSY
             ZswapError::InvalidLength { .. }
             | ZswapError::OutOfRange { .. }

@@ -1,12 +1,12 @@
 //! `idxd-zswap`: a zswap-style compressed page cache on the idxd offload runtime.
 //!
-//! It behaves as the kernel's zswap does (see `docs/frontends.md` of the project):
+//! It behaves as the kernel's zswap does (docs/frontends.md, "zswap"):
 //!
 //! - [`Zswap::store`] takes a folio of 1 to 512 pages at a swap offset and is all or nothing:
 //!   pages are compressed in store batches (default 8) through one runtime context, and any
 //!   refusal drops every entry at the folio's offsets;
-//! - the pool is accounted as zsmalloc would hold it ([`zsmalloc`]): size classes, zspages,
-//!   allocator overhead; its limit is `max_pool_percent` of `memory_bytes`, with the accept
+//! - the compressed pages live in a zsmalloc pool ([`idxd_zsmalloc`]): size classes, zspages of
+//!   real pages, allocator overhead included in `pool_total_size`; its limit is `max_pool_percent` of `memory_bytes`, with the accept
 //!   threshold's hysteresis and `pool_limit_hit`;
 //! - pages that do not compress (or fail to) are stored raw when writeback is possible, else
 //!   refused with `reject_compress_poor` / `reject_compress_fail`;
@@ -34,16 +34,15 @@
 mod asynch;
 mod cache;
 pub mod config;
-pub mod contexts;
 pub mod error;
 mod lru;
 pub mod stats;
 mod writeback;
-pub mod zsmalloc;
+mod zswap;
 
 pub use asynch::{AsyncStore, Dispatch, StoreCallback};
-pub use cache::{PageSource, StoreOutcome, Zswap};
 pub use config::{ZswapConfig, MAX_FOLIO_PAGES};
-pub use error::{RejectReason, ZswapError};
+pub use error::{ConfigError, DecodeError, RejectReason, SwapOp, ZswapError};
 pub use stats::{ZswapParams, ZswapStats};
 pub use writeback::ShrinkReport;
+pub use zswap::{PageSource, StoreOutcome, Zswap};

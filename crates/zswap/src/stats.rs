@@ -85,18 +85,23 @@ impl fmt::Display for ZswapParams {
     }
 }
 
-/// The live counters (gauges and pool size are computed at snapshot time).
+/// The cache's live counters (the pool size is computed at snapshot time).
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub pool_limit_hit: AtomicU64,
-    pub reject_reclaim_fail: AtomicU64,
     pub reject_alloc_fail: AtomicU64,
     pub reject_compress_fail: AtomicU64,
     pub reject_compress_poor: AtomicU64,
     pub decompress_fail: AtomicU64,
-    pub written_back_pages: AtomicU64,
     pub stored_pages: AtomicU64,
     pub stored_incompressible_pages: AtomicU64,
+}
+
+/// The writeback path's counters.
+#[derive(Debug, Default)]
+pub(crate) struct WritebackCounters {
+    pub reject_reclaim_fail: AtomicU64,
+    pub written_back_pages: AtomicU64,
 }
 
 pub(crate) fn inc(c: &AtomicU64) {
@@ -108,17 +113,17 @@ pub(crate) fn dec(c: &AtomicU64) {
 }
 
 impl Counters {
-    pub fn snapshot(&self, pool_pages: u64) -> ZswapStats {
+    pub fn snapshot(&self, pool_pages: u64, wb: &WritebackCounters) -> ZswapStats {
         let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
         ZswapStats {
             pool_limit_hit: r(&self.pool_limit_hit),
-            reject_reclaim_fail: r(&self.reject_reclaim_fail),
+            reject_reclaim_fail: r(&wb.reject_reclaim_fail),
             reject_alloc_fail: r(&self.reject_alloc_fail),
             reject_kmemcache_fail: 0,
             reject_compress_fail: r(&self.reject_compress_fail),
             reject_compress_poor: r(&self.reject_compress_poor),
             decompress_fail: r(&self.decompress_fail),
-            written_back_pages: r(&self.written_back_pages),
+            written_back_pages: r(&wb.written_back_pages),
             pool_total_size: pool_pages * 4096,
             stored_pages: r(&self.stored_pages),
             stored_incompressible_pages: r(&self.stored_incompressible_pages),

@@ -5,10 +5,10 @@
 //! 48 bytes, N = 128 or 256, P0 = 1 or 3), so N zero pages hold exactly P0 pool pages. A random
 //! page is stored raw: one page each.
 
-mod common;
+use idxd_testutil as common;
 
 use common::{random_page, software, PAGE};
-use idxd_zswap::zsmalloc::SizeClasses;
+use idxd_zsmalloc::SizeClasses;
 use idxd_zswap::{PageSource, RejectReason, Zswap, ZswapConfig, ZswapError, ZswapStats};
 
 fn zeros(n: usize) -> Vec<u8> {

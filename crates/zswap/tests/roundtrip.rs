@@ -1,7 +1,7 @@
 //! Corpus round trips from several threads with the emulated IAA injecting faults: every page
 //! comes back bit-identical (by hash), from zswap or from the swap file, nothing lost.
 
-mod common;
+use idxd_testutil as common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};

@@ -1,5 +1,5 @@
-//! Test helpers: corpus pages (or generated ones), hashes, runtimes.
-#![allow(dead_code)]
+//! Test helpers shared by the zswap and zram tests (a dev-dependency only): corpus pages (or
+//! generated ones), hashes, runtimes.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
