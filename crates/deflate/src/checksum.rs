@@ -210,7 +210,7 @@ fn slice16(t: &Tables, mut crc: u32, data: &[u8]) -> u32 {
 }
 
 /// The IAA XOR checksum: the XOR of `data` taken as little-endian 16-bit words
-/// (`data[0] | data[1] << 8`, `data[2] | data[3] << 8`, ...); an odd last byte is
+/// (`data\[0\] | data\[1\] << 8`, `data\[2\] | data\[3\] << 8`, ...); an odd last byte is
 /// zero-padded, i.e. it is XORed into the low byte. The checksum of an empty input is 0.
 ///
 /// Chaining over several pieces (`xor16(a) ^ xor16(b) == xor16(a ++ b)`) holds when `a` has an

@@ -1,4 +1,4 @@
-//! DSA batches (hardware.md section 3): status 1 / 5 / 6, member records, resubmission after
+//! DSA batches (docs/hardware.md, "Batches"): status 1 / 5 / 6, member records, resubmission after
 //! a list fault, descriptor count and list alignment, batch in batch, fence.
 
 #[path = "ops_util.rs"]

@@ -139,9 +139,9 @@ macro_rules! head_accessors {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[repr(C, align(64))]
 pub struct DsaDesc {
-    /// dword 0: PASID [19:0], reserved [30:20], privileged [31].
+    /// dword 0: PASID \[19:0\], reserved \[30:20\], privileged \[31\].
     pub pasid_priv: u32,
-    /// dword 1: flags [23:0], opcode [31:24].
+    /// dword 1: flags \[23:0\], opcode \[31:24\].
     pub flags_opcode: u32,
     /// Completion record address.
     pub completion_addr: u64,
@@ -163,9 +163,9 @@ pub struct DsaDesc {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[repr(C, align(64))]
 pub struct IaaDesc {
-    /// dword 0: PASID [19:0], reserved [30:20], privileged [31].
+    /// dword 0: PASID \[19:0\], reserved \[30:20\], privileged \[31\].
     pub pasid_priv: u32,
-    /// dword 1: flags [23:0], opcode [31:24].
+    /// dword 1: flags \[23:0\], opcode \[31:24\].
     pub flags_opcode: u32,
     /// Completion record address.
     pub completion_addr: u64,

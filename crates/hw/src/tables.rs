@@ -47,41 +47,41 @@ pub const WQCFG_DWORDS: usize = 16;
 /// One WQCFG entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct WqCfg {
-    /// dword 0 [15:0]: WQ size in entries.
+    /// dword 0 \[15:0\]: WQ size in entries.
     pub size: u16,
-    /// dword 1 [15:0]: threshold for the limited portal of a shared WQ.
+    /// dword 1 \[15:0\]: threshold for the limited portal of a shared WQ.
     pub threshold: u16,
-    /// dword 2 [0]: mode.
+    /// dword 2 \[0\]: mode.
     pub mode: WqMode,
-    /// dword 2 [1]: block on fault.
+    /// dword 2 \[1\]: block on fault.
     pub block_on_fault: bool,
-    /// dword 2 [2]: ATS disable.
+    /// dword 2 \[2\]: ATS disable.
     pub ats_disable: bool,
-    /// dword 2 [3]: PRS disable.
+    /// dword 2 \[3\]: PRS disable.
     pub prs_disable: bool,
-    /// dword 2 [7:4]: priority, 1..=15.
+    /// dword 2 \[7:4\]: priority, 1..=15.
     pub priority: u8,
-    /// dword 2 [27:8]: PASID.
+    /// dword 2 \[27:8\]: PASID.
     pub pasid: u32,
-    /// dword 2 [28]: PASID enable.
+    /// dword 2 \[28\]: PASID enable.
     pub pasid_en: bool,
-    /// dword 2 [29]: privileged.
+    /// dword 2 \[29\]: privileged.
     pub privileged: bool,
-    /// dword 3 [4:0]: log2 of the maximum transfer size.
+    /// dword 3 \[4:0\]: log2 of the maximum transfer size.
     pub max_xfer_shift: u8,
-    /// dword 3 [8:5]: log2 of the maximum batch size.
+    /// dword 3 \[8:5\]: log2 of the maximum batch size.
     pub max_batch_shift: u8,
-    /// dword 4 [15:0]: occupancy interrupt handle.
+    /// dword 4 \[15:0\]: occupancy interrupt handle.
     pub occ_int_handle: u16,
-    /// dword 4 [16]: occupancy interrupt table select.
+    /// dword 4 \[16\]: occupancy interrupt table select.
     pub occ_int_table: bool,
-    /// dword 5 [15:0]: occupancy limit.
+    /// dword 5 \[15:0\]: occupancy limit.
     pub occ_limit: u16,
-    /// dword 5 [16]: occupancy interrupt enable.
+    /// dword 5 \[16\]: occupancy interrupt enable.
     pub occ_int_en: bool,
-    /// dword 6 [15:0]: occupancy (read-only).
+    /// dword 6 \[15:0\]: occupancy (read-only).
     pub occupancy: u16,
-    /// dword 6 [31:30]: state (read-only).
+    /// dword 6 \[31:30\]: state (read-only).
     pub state: WqState,
     /// dwords 8..15: per-WQ opcode enable bitmap (only with WQCAP bit 54).
     pub op_config: [u32; 8],
@@ -168,15 +168,15 @@ pub struct GrpCfg {
     pub wqs: [u64; 4],
     /// +0x20: engines of the group.
     pub engines: u64,
-    /// +0x28 [2:0]: traffic class A.
+    /// +0x28 \[2:0\]: traffic class A.
     pub tc_a: u8,
-    /// +0x28 [5:3]: traffic class B.
+    /// +0x28 \[5:3\]: traffic class B.
     pub tc_b: u8,
-    /// +0x28 [7]: use the read-buffer limit.
+    /// +0x28 \[7\]: use the read-buffer limit.
     pub use_rdbuf_limit: bool,
-    /// +0x28 [15:8]: read buffers reserved.
+    /// +0x28 \[15:8\]: read buffers reserved.
     pub rdbufs_reserved: u8,
-    /// +0x28 [27:20]: read buffers allowed.
+    /// +0x28 \[27:20\]: read buffers allowed.
     pub rdbufs_allowed: u8,
 }
 

@@ -1,4 +1,4 @@
-//! The shipped device profiles decode to the facts of docs/hardware.md, and broken profiles
+//! The shipped profiles decode to the facts of docs/hardware.md, "Device profiles", and broken profiles
 //! are refused with the file and field named.
 
 use idxd_hw::profile::{Profile, BUILTIN};

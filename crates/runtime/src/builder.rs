@@ -88,7 +88,7 @@ impl RuntimeBuilder {
         self.devices.push(DeviceSource::Spec(d));
         self
     }
-    /// Adds a device opened already (with [`idxd_driver::open`] or
+    /// Adds a device opened already (with [`idxd_driver::open()`] or
     /// [`idxd_driver::Backed::bring_up`]), DSA or IAA: it goes where its kind belongs.
     pub fn opened_device(mut self, d: OpenDevice) -> Self {
         match d.kind() {

@@ -5,7 +5,7 @@
 //! devices and WQs under `root/sys/bus/dsa/devices`, WQ character devices under `root/dev`.
 //!
 //! Parsing is defensive: a missing optional attribute reads as `None`, a malformed one is a
-//! [`DriverError::Parse`] naming the file, and nothing here panics on odd content.
+//! [`DriverError::Parse`](crate::DriverError::Parse) naming the file, and nothing here panics on odd content.
 
 //!
 //! By idea: PCI discovery (`pci`), binding to vfio-pci (`bind`), the kernel's idxd devices and

@@ -33,7 +33,7 @@ use crate::EmuError;
 
 /// SWERR error codes the emulator records for errors that have no completion record.
 ///
-/// docs/hardware.md lists no values for these; the numbers are this model's, chosen outside the
+/// No source defines these (docs/hardware.md, "SWERR"); the numbers are this model's, chosen outside the
 /// completion-status range so a driver cannot confuse them with a descriptor status.
 pub mod swerr_code {
     /// A descriptor written to the portal of a disabled WQ, or while the device is not enabled.

@@ -1,4 +1,4 @@
-//! The DSA batch operation (hardware.md section 3).
+//! The DSA batch operation (docs/hardware.md, "Batches").
 //!
 //! The batch descriptor has passed validation (list 64-byte aligned, count in
 //! `[2, max_batch]`, no block-on-fault). Its members are read from the list one at a time and
@@ -13,7 +13,7 @@
 //! - A fault reading the list: status 6, the fault address, `bytes_completed` = members
 //!   processed before it, so resubmitting `list + done * 64` with `count - done` completes the
 //!   rest.
-//! - Fence (DSA spec; hardware.md only says fence orders a member after the earlier ones,
+//! - Fence (DSA spec; docs/hardware.md, "Batches": fence orders a member after the earlier ones,
 //!   which in-order execution gives anyway): a member with the fence flag after any member that
 //!   did not complete with status 1 is abandoned with every member after it (no records); the
 //!   batch completes with status 5 and `bytes_completed` counts the members processed.

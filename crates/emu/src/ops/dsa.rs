@@ -22,7 +22,7 @@
 //! CRC: the seed is inverted into the register and the result inverted out, so seed 0 gives
 //! the usual CRC-32C of the data (0xE3069283 for "123456789") and
 //! `crc(seed = crc(a), b) == crc(a ++ b)`. This is what SPDK's driver expects of the hardware
-//! (it compares `crc_val ^ !0` against a software CRC started from `!seed`); hardware.md is
+//! (it compares `crc_val ^ !0` with a CRC started from `!seed`; docs/hardware.md, "DSA CRC32C"); headers are
 //! silent. The value sits in the low 32 bits of `crc_val`.
 
 use idxd_deflate::crc32c;

@@ -7,9 +7,9 @@
 //! The source is read into a scratch buffer and the output written from one (the engine works
 //! on slices).
 //!
-//! # Compress and its AECS (hardware.md section 5)
+//! # Compress and its AECS (docs/hardware.md, "Compress and the AECS")
 //! - With "read src2 as AECS" the job starts from the AECS in memory; without it, from the
-//!   default state: RFC 1951 fixed codes, CRC and XOR 0, empty accumulator (hardware.md is
+//!   default state: RFC 1951 fixed codes, CRC and XOR 0, empty accumulator (public sources are
 //!   silent; this is the state the fixed-mode AECS has apart from its block header).
 //! - src2 holds one AECS (1568 bytes) or two (`src2_size >= 3136`). With two, the job reads
 //!   copy `select` (bit 22: offset 0 or 1568) and writes back to the other copy; with one, it

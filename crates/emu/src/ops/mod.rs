@@ -8,10 +8,10 @@
 //! `finish`" is a batch: its members' records are written, in order, while the batch runs (the
 //! batch's own record is written by `finish`, after them).
 //!
-//! # Record and SWERR rules (hardware.md section 4, DSA spec where it is silent)
+//! # Record and SWERR rules (docs/hardware.md, "Completion records" and "SWERR")
 //! - RCR set: the record is always written. CRAV without RCR: only when the status is not
 //!   success (status 2, "success with false predicate", counts as not success). Neither: never.
-//!   (RCR without CRAV also writes: RCR alone decides. hardware.md does not call that
+//!   (RCR without CRAV also writes: RCR alone decides. docs/hardware.md does not call that
 //!   combination invalid, so it is not refused.)
 //! - A record address that is not aligned (32 B DSA, 64 B IAA) when a record may be written:
 //!   status 0x1b, reported through SWERR (no record can be written there).

@@ -2,7 +2,7 @@
 //!
 //! 1. opcode not in OPCAP, not enabled in the WQ's operation configuration, or not
 //!    implemented by this emulator (DIF, the IAA analytics operations): 0x10; a batch inside a
-//!    batch: 0x10 (hardware.md section 3);
+//!    batch: 0x10 (docs/hardware.md, "Batches");
 //! 2. privileged bit on a WQ that does not accept privileged descriptors: 0x1d;
 //! 3. flags the operation does not allow: 0x11, the offending bits reported as invalid flags;
 //! 4. (IAA) undefined operation flags (bytes 38-39): 0x30;
@@ -12,7 +12,7 @@
 //!    record sizes 0x15, address alignment 0x1c, overlapping buffers 0x16, IAA AECS too short
 //!    (analytics error 24).
 //!
-//! hardware.md does not give the order; this one checks what makes the descriptor unreadable
+//! No source gives an order (docs/hardware.md, "Validation order"); this checks what makes it unreadable
 //! (opcode, privilege, flags) before its fields, and fields before their relations.
 //! The completion record alignment (0x1b) is checked by the callers before all of these,
 //! because it decides whether any record can be written.
@@ -150,7 +150,7 @@ pub(crate) fn dsa(ctx: &ExecCtx, d: &DsaDesc, in_batch: bool) -> Result<(), Reje
     let raw_op = d.opcode_raw();
     let op = DsaOpcode::from_code(raw_op);
     let spec = op.and_then(dsa_spec);
-    // 1. Opcode. A batch inside a batch is refused as an unsupported opcode (hardware.md 3).
+    // 1. Opcode. A batch inside a batch is refused as an unsupported opcode (docs/hardware.md, "Batches").
     opcode_ok(ctx, raw_op, spec.is_some())?;
     let (Some(op), Some(spec)) = (op, spec) else {
         return Err(reject(DsaStatus::BadOpcode.code()));
@@ -162,7 +162,7 @@ pub(crate) fn dsa(ctx: &ExecCtx, d: &DsaDesc, in_batch: bool) -> Result<(), Reje
     if d.privileged() && !ctx.wq.privileged {
         return Err(reject(DsaStatus::PrivBad.code()));
     }
-    // 3. Flags. Block-on-fault is reserved in a batch descriptor (hardware.md 3); cache flush
+    // 3. Flags. Block-on-fault is reserved in a batch descriptor (docs/hardware.md, "Batches"); cache flush
     // uses the cache-control bit as "do not invalidate", whatever GENCAP says.
     let mut allowed = common_flags(ctx) | spec.extra_flags;
     match op {

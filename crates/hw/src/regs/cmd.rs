@@ -4,7 +4,7 @@ use crate::codes::code_enum;
 use crate::HwError;
 
 code_enum! {
-    /// Device commands (CMD[24:20]).
+    /// Device commands (CMD\[24:20\]).
     pub enum Command: u8 {
         EnableDevice = 1 => "enable device",
         DisableDevice = 2 => "disable device",

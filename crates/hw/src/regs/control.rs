@@ -56,7 +56,7 @@ impl GenCtrl {
     }
 }
 
-/// Device state in GENSTS[1:0].
+/// Device state in GENSTS\[1:0\].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum DeviceState {
     /// 0.
@@ -70,7 +70,7 @@ pub enum DeviceState {
     Halted,
 }
 
-/// What a halted device needs (GENSTS[3:2]).
+/// What a halted device needs (GENSTS\[3:2\]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum ResetType {
     /// 0: a software reset (reset device command) suffices.
