@@ -3,14 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use idxd_driver::backing::emu::EmuBacking;
-use idxd_driver::device::read_cap_registers;
-use idxd_driver::{sysfs, BringUpOptions, Device, DeviceBacking, DeviceConfig, RegisterAccess};
-use idxd_emu::device::EmuConfig;
+use idxd_driver::{sysfs, BringUpOptions, DeviceConfig, RegisterAccess};
 use idxd_hw::regs::{off, Command, GenSts};
 use idxd_hw::tables::{GrpCfg, WqCfg, WqMode, WqState};
 use idxd_hw::{Capabilities, DeviceKind, DsaOpcode, IaaOpcode};
@@ -360,73 +356,38 @@ fn print_config(c: &ConfigReport) {
     }
 }
 
-/// A device whose registers this process owns, brought up or not.
+/// A device whose registers this process owns (opened by the driver), brought up or not.
 struct Owned {
-    backing: Arc<dyn DeviceBacking>,
-    caps: Capabilities,
-    part: String,
-    device: Option<Device>,
+    backed: idxd_driver::Backed,
+    device: Option<idxd_driver::OpenDevice>,
 }
 
 impl Owned {
     fn open(spec: &Spec, root: &Path, config: Option<&DeviceConfig>) -> anyhow::Result<Self> {
-        let (backing, part): (Arc<dyn DeviceBacking>, String) = match spec {
-            Spec::Emu { profile } => {
-                let b = EmuBacking::from_profile(profile, EmuConfig::default())?;
-                let part = b.device().profile().part_name();
-                (Arc::new(b), part)
-            }
-            Spec::Vfio { bdf } => {
-                let part = sysfs::pci_function(root, bdf)
-                    .map(|f| f.part)
-                    .unwrap_or_else(|_| "unknown part".into());
-                let b = idxd_driver::backing::vfio::VfioBacking::open(root, bdf)
-                    .with_context(|| format!("opening vfio:{bdf}"))?;
-                (Arc::new(b), part)
-            }
-            _ => bail!("{spec} has no registers"),
-        };
-        let r = backing
-            .registers()
-            .context("the backing gives no register access")?;
-        let caps = Capabilities::decode(backing.kind(), &read_cap_registers(r))
-            .context("decoding the capability registers")?;
-        let part = match spec {
-            Spec::Vfio { bdf } => idxd_hw::pci::part_name(
-                idxd_hw::pci::VENDOR_INTEL,
-                sysfs::pci_function(root, bdf).map(|f| f.device).unwrap_or(0),
-                Some(caps.version),
-            )
-            .unwrap_or(part),
-            _ => part,
-        };
+        let ds = spec
+            .runtime_device(Default::default())
+            .with_context(|| format!("{spec} has no registers"))?;
+        let backed = idxd_driver::Backed::open(&ds, root).with_context(|| format!("opening {spec}"))?;
         // An emulated device starts disabled: show it as the runtime would use it.
-        let cfg = match (config, spec) {
-            (Some(c), _) => Some(c.clone()),
-            (None, Spec::Emu { .. }) => Some(DeviceConfig::dedicated(&caps, 2)),
-            (None, _) => None,
-        };
-        let device = match cfg {
-            Some(c) => Some(
-                Device::bring_up(backing.clone(), &c, BringUpOptions::default())
+        let bring_up = config.is_some() || matches!(spec, Spec::Emu { .. });
+        let device = if bring_up {
+            Some(
+                backed
+                    .bring_up(config, 2, BringUpOptions::default())
                     .with_context(|| format!("bringing up {spec}"))?,
-            ),
-            None => None,
+            )
+        } else {
+            None
         };
-        Ok(Owned {
-            backing,
-            caps,
-            part,
-            device,
-        })
+        Ok(Owned { backed, device })
     }
 
     fn report(&self, spec: &Spec) -> anyhow::Result<InfoReport> {
-        let r = self.backing.registers().context("no register access")?;
+        let r = self.backed.backing().registers().context("no register access")?;
         Ok(InfoReport {
             device: spec.to_string(),
-            capabilities: caps_report(&self.caps, self.part.clone()),
-            configuration: config_report(r, &self.caps),
+            capabilities: caps_report(self.backed.caps(), self.backed.part().to_string()),
+            configuration: config_report(r, self.backed.caps()),
         })
     }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use idxd_emu::device::EmuConfig;
-use idxd_hw::profile::{Profile, BUILTIN};
+use idxd_hw::profile::Profile;
 use idxd_runtime::{Algorithm, DeviceSpec};
 
 /// The default device of every subcommand.
@@ -42,10 +42,6 @@ pub enum Spec {
     },
 }
 
-fn profile_names() -> String {
-    BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-}
-
 impl FromStr for Spec {
     type Err = String;
 
@@ -56,32 +52,15 @@ impl FromStr for Spec {
             ));
         };
         match kind {
-            "emu" => {
-                if BUILTIN.iter().any(|(n, _)| *n == rest) {
-                    Ok(Spec::Emu {
-                        profile: rest.to_string(),
-                    })
-                } else {
-                    Err(format!(
-                        "no built-in profile `{rest}` (known: {})",
-                        profile_names()
-                    ))
-                }
-            }
-            "vfio" => idxd_driver::sysfs::Bdf::parse(rest)
-                .map(|b| Spec::Vfio { bdf: b.to_string() })
-                .map_err(|_| format!("`{rest}` is not a PCI address (dddd:bb:dd.f, e.g. 0000:6a:02.0)")),
-            "wq" => {
-                let name = std::path::Path::new(rest)
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("");
-                if name.starts_with("wq") && name.contains('.') {
-                    Ok(Spec::Wq { path: rest.into() })
-                } else {
-                    Err(format!("`{rest}` is not a WQ device path (e.g. /dev/iax/wq1.0)"))
-                }
-            }
+            // Devices: the driver parses their specs (one reading of `emu:`, `vfio:`, `wq:`).
+            "emu" | "vfio" | "wq" => match s.parse::<DeviceSpec>().map_err(|e| e.to_string())? {
+                DeviceSpec::Emulated { profile, .. } => Ok(Spec::Emu { profile }),
+                DeviceSpec::EmulatedOnNode { profile, node, .. } => Err(format!(
+                    "`emu:{profile}@node{node}`: the command line takes no NUMA node for emulated devices"
+                )),
+                DeviceSpec::Vfio { bdf } => Ok(Spec::Vfio { bdf }),
+                DeviceSpec::KernelWq { path } => Ok(Spec::Wq { path }),
+            },
             "sw" => {
                 let bad = || format!("`{rest}` is not a software codec (zstd[-N], lz4, deflate[-N])");
                 match rest.parse::<Algorithm>() {
@@ -168,6 +147,8 @@ mod tests {
             "wq:/dev/null",
             "sw:deflate-iaa",
             "sw:brotli",
+            "sw:deflate-0",
+            "sw:zstd-1000",
             "gpu:0",
         ] {
             let e = bad.parse::<Spec>().unwrap_err();

@@ -283,7 +283,7 @@ fn batch(t: &Target, src: &idxd_driver::DmaBuf, src_data: &[u8]) -> Result<Strin
             )
         })
         .collect();
-    let tk = t.wq.submit_batch(&ops).map_err(|e| e.to_string())?;
+    let tk = t.wq.submit_batch(&ops, Vec::new()).map_err(|e| e.to_string())?;
     let done = t.wq.wait(tk, T).map_err(|e| e.to_string())?;
     let st = done.result.map_err(|a| format!("abandoned: {a:?}"))?.status();
     if st != 1 {

@@ -95,7 +95,7 @@ impl Target {
     pub fn dsa(&self, op: &DsaOp) -> Result<DsaCompletion, String> {
         let t = self
             .wq
-            .submit_dsa(op, &Submit::default())
+            .submit_dsa(op, &Submit::default(), Vec::new())
             .map_err(|e| e.to_string())?;
         match self.wq.wait(t, T).map_err(|e| e.to_string())?.result {
             Ok(Record::Dsa(r)) => Ok(r),
@@ -108,7 +108,7 @@ impl Target {
     pub fn iaa(&self, op: &IaaOp) -> Result<IaaCompletion, String> {
         let t = self
             .wq
-            .submit_iaa(op, &Submit::default())
+            .submit_iaa(op, &Submit::default(), Vec::new())
             .map_err(|e| e.to_string())?;
         match self.wq.wait(t, T).map_err(|e| e.to_string())?.result {
             Ok(Record::Iaa(r)) => Ok(r),
@@ -125,22 +125,24 @@ pub fn selftest(a: &SelftestArgs) -> anyhow::Result<ExitCode> {
         Spec::Sw { alg } => sw::run(*alg),
         _ => {
             let ds = spec.runtime_device(EmuConfig::default()).context("no device")?;
-            let open = idxd_runtime::runtime::open(&ds, 1).with_context(|| format!("opening {spec}"))?;
-            let wq = open.wqs.first().cloned().context("the device has no WQ")?;
+            let opts = idxd_driver::OpenOptions {
+                wqs: 1,
+                ..Default::default()
+            };
+            let open = idxd_driver::open(&ds, &opts).with_context(|| format!("opening {spec}"))?;
+            let wq = open.wqs().first().cloned().context("the device has no WQ")?;
             let pool = DmaPool::new(wq.backing().clone(), 1 << 20, false).context("DMA memory")?;
             let target = Target {
                 wq,
                 pool,
-                caps: open.device.as_ref().map(|d| *d.caps()),
+                caps: open.device().map(|d| *d.caps()),
             };
-            let checks = match open.kind {
+            let checks = match open.kind() {
                 DeviceKind::Dsa => dsa::run(&target),
                 DeviceKind::Iaa => iaa::run(&target),
             };
             drop(target);
-            if let Some(d) = open.device {
-                d.teardown().context("teardown")?;
-            }
+            open.teardown().context("teardown")?;
             checks
         }
     };

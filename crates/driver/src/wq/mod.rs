@@ -90,7 +90,8 @@ pub struct Completion {
 
 /// A submission the WQ did not take: the error, and the buffers back (the device never saw
 /// them).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
 pub struct Rejected {
     /// Why.
     pub error: DriverError,
