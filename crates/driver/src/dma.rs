@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use memmap2::{MmapMut, MmapOptions};
 
+use crate::error::{DmaError, DmaObject};
 use crate::{DeviceBacking, DriverError};
 
 /// Smallest allocation granule and alignment (a descriptor, an IAA record).
@@ -53,13 +54,10 @@ impl DmaRegion {
         if hugetlb {
             opts.huge(Some(21));
         }
-        let mut map = opts.map_anon().map_err(|e| {
-            DriverError::Dma(format!(
-                "cannot map {len} bytes{}: {e}",
-                if hugetlb { " of 2 MiB huge pages" } else { "" }
-            ))
-        })?;
-        let base = NonNull::new(map.as_mut_ptr()).ok_or_else(|| DriverError::Dma("null mapping".into()))?;
+        let mut map = opts
+            .map_anon()
+            .map_err(|source| DmaError::MapFailed { len, hugetlb, source })?;
+        let base = NonNull::new(map.as_mut_ptr()).ok_or(DmaError::NullMapping { len })?;
         // SAFETY: `map` lives in the region, which unmaps from the device (Drop) before the
         // memory is released; the range is exactly the mapping and writable.
         let iova = unsafe { backing.dma_map(base.as_ptr(), len, true)? };
@@ -89,10 +87,13 @@ impl DmaRegion {
 
     fn check(&self, off: usize, len: usize) -> Result<(), DriverError> {
         if off.checked_add(len).is_none_or(|end| end > self.len) {
-            return Err(DriverError::Dma(format!(
-                "access {off}+{len} outside a region of {} bytes",
-                self.len
-            )));
+            return Err(DmaError::OutOfBounds {
+                object: DmaObject::Region,
+                off,
+                len,
+                size: self.len,
+            }
+            .into());
         }
         Ok(())
     }
@@ -180,23 +181,24 @@ impl DmaPool {
     pub fn alloc(self: &Arc<Self>, len: usize, align: usize) -> Result<DmaBuf, DriverError> {
         let align = align.max(GRANULE);
         if !align.is_power_of_two() || len == 0 {
-            return Err(DriverError::Dma(format!(
-                "bad allocation: {len} bytes aligned to {align}"
-            )));
+            return Err(DmaError::BadAllocation { len, align }.into());
         }
-        let size = len.div_ceil(GRANULE) * GRANULE;
+        let Some(size) = len.checked_next_multiple_of(GRANULE) else {
+            return Err(DmaError::BadAllocation { len, align }.into());
+        };
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         let base_iova = self.region.iova() as usize;
         let found = free.iter().find_map(|(&start, &flen)| {
             // Align the device address (the region's IOVA is page aligned).
-            let a = (base_iova + start).div_ceil(align) * align - base_iova;
-            (a + size <= start + flen).then_some((start, flen, a))
+            let a = (base_iova + start).checked_next_multiple_of(align)? - base_iova;
+            (a.checked_add(size)? <= start + flen).then_some((start, flen, a))
         });
         let Some((start, flen, a)) = found else {
-            return Err(DriverError::Dma(format!(
-                "pool exhausted: {size} bytes wanted, {} free",
-                free.values().sum::<usize>()
-            )));
+            return Err(DmaError::PoolExhausted {
+                wanted: size,
+                free: free.values().sum(),
+            }
+            .into());
         };
         free.remove(&start);
         if a > start {
@@ -269,10 +271,13 @@ impl DmaBuf {
 
     fn check(&self, off: usize, len: usize) -> Result<(), DriverError> {
         if off.checked_add(len).is_none_or(|end| end > self.len) {
-            return Err(DriverError::Dma(format!(
-                "access {off}+{len} outside a buffer of {} bytes",
-                self.len
-            )));
+            return Err(DmaError::OutOfBounds {
+                object: DmaObject::Buffer,
+                off,
+                len,
+                size: self.len,
+            }
+            .into());
         }
         Ok(())
     }
@@ -318,5 +323,80 @@ impl DmaBuf {
 impl Drop for DmaBuf {
     fn drop(&mut self) {
         self.pool.release(self.off, self.size);
+    }
+}
+
+#[cfg(all(test, feature = "emu"))]
+mod tests {
+    use super::*;
+    use crate::backing::emu::EmuBacking;
+
+    fn pool(len: usize) -> Arc<DmaPool> {
+        let b = EmuBacking::from_profile("dsa-spr", Default::default()).unwrap();
+        DmaPool::new(Arc::new(b), len, false).unwrap()
+    }
+
+    #[test]
+    fn bad_allocations_are_typed() {
+        let p = pool(4096);
+        for (len, align) in [(0, 64), (64, 96), (usize::MAX, 64), (64, 1 << 63)] {
+            match p.alloc(len, align) {
+                Err(DriverError::Dma(DmaError::BadAllocation { len: l, .. })) => assert_eq!(l, len),
+                // An alignment that is a power of two but beyond any address fits nowhere.
+                Err(DriverError::Dma(DmaError::PoolExhausted { .. })) => assert_eq!(align, 1 << 63),
+                other => panic!("{len} {align}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn exhaustion_names_what_was_wanted_and_free() {
+        let p = pool(4096);
+        let _a = p.alloc(4000, 64).unwrap();
+        let e = p.alloc(100, 64).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DriverError::Dma(DmaError::PoolExhausted {
+                    wanted: 128,
+                    free: 64
+                })
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .contains("pool exhausted: 128 bytes wanted, 64 free"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn out_of_bounds_access_is_typed() {
+        let p = pool(4096);
+        let mut b = p.alloc(100, 64).unwrap();
+        let e = b.write(90, &[0; 11]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DriverError::Dma(DmaError::OutOfBounds {
+                    object: DmaObject::Buffer,
+                    off: 90,
+                    len: 11,
+                    size: 100
+                })
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .contains("access 90+11 outside a buffer of 100 bytes"),
+            "{e}"
+        );
+        let e = b.read_vec(usize::MAX, 1).unwrap_err();
+        assert!(
+            matches!(e, DriverError::Dma(DmaError::OutOfBounds { .. })),
+            "{e:?}"
+        );
     }
 }

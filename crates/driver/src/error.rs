@@ -24,9 +24,10 @@ pub enum DriverError {
         /// What it held.
         content: String,
     },
-    /// VFIO is not available or refused the device.
+    /// VFIO is not available or refused the device (an ioctl that fails is
+    /// [`DriverError::Ioctl`]).
     #[error("vfio: {0}")]
-    Vfio(String),
+    Vfio(#[from] VfioError),
     /// The device's IOMMU group holds devices not bound to vfio-pci.
     #[error("IOMMU group {group} is not viable: every device in it must be bound to vfio-pci ({detail})")]
     GroupNotViable {
@@ -135,7 +136,7 @@ pub enum DriverError {
     /// An accel-config JSON file that cannot be read as a configuration.
     #[error("accel-config JSON: {path}: {reason}")]
     AccelConfig {
-        /// Where in the file (`[0].groups[1].grouped_workqueues[0].size`).
+        /// Where in the file (`[0].groups\[1\].grouped_workqueues\[0\].size`).
         path: String,
         /// What is wrong there.
         reason: String,
@@ -191,9 +192,9 @@ pub enum DriverError {
     /// A health check failed while requests were being waited for (each gets this error).
     #[error("device health check failed while waiting: {0}")]
     HealthCheck(#[source] std::sync::Arc<DriverError>),
-    /// DMA memory could not be obtained or mapped.
+    /// DMA memory could not be obtained, mapped for the device, carved or accessed.
     #[error("DMA memory: {0}")]
-    Dma(String),
+    Dma(#[from] DmaError),
     /// A descriptor could not be built.
     #[error(transparent)]
     Build(#[from] idxd_hw::BuildError),
@@ -250,6 +251,258 @@ pub enum DriverError {
     #[cfg(feature = "emu")]
     #[error(transparent)]
     Emu(#[from] idxd_emu::EmuError),
+}
+
+/// Why opening a device through VFIO failed, short of an ioctl error.
+#[derive(Debug, thiserror::Error)]
+pub enum VfioError {
+    /// The PCI function has no `iommu_group` link: the IOMMU is off.
+    #[error("{bdf} has no IOMMU group ({} missing): enable the IOMMU (intel_iommu=on)", path.display())]
+    NoIommuGroup {
+        /// The address.
+        bdf: String,
+        /// The sysfs link looked for.
+        path: PathBuf,
+    },
+    /// The container speaks another VFIO API version.
+    #[error("{}: API version {got}, expected {expected}", path.display())]
+    ApiVersion {
+        /// The container (`/dev/vfio/vfio`).
+        path: PathBuf,
+        /// What VFIO_GET_API_VERSION answered.
+        got: i32,
+        /// The version this driver speaks.
+        expected: u32,
+    },
+    /// The container lacks the IOMMU type this driver needs.
+    #[error("{}: the {iommu} IOMMU is not available", path.display())]
+    NoIommuType {
+        /// The container.
+        path: PathBuf,
+        /// The IOMMU type asked for (`Type1v2`).
+        iommu: &'static str,
+    },
+    /// The VFIO_IOMMU_GET_INFO answer could not be decoded.
+    #[error("{}: VFIO_IOMMU_GET_INFO: {source}", path.display())]
+    IommuInfo {
+        /// The container.
+        path: PathBuf,
+        /// What is wrong with the answer.
+        #[source]
+        source: IommuInfoError,
+    },
+    /// VFIO does not present the function as a PCI device with a config region.
+    #[error("{bdf}: not a PCI device to VFIO (flags {flags:#x}, {regions} regions)")]
+    NotPci {
+        /// The address.
+        bdf: String,
+        /// VFIO_DEVICE_GET_INFO's flags.
+        flags: u32,
+        /// How many regions it reports.
+        regions: u32,
+    },
+    /// A BAR that cannot be mapped into the process.
+    #[error("{bdf}: BAR{bar} cannot be mapped (flags {flags:#x}, size {size:#x})")]
+    BarNotMappable {
+        /// The address.
+        bdf: String,
+        /// The BAR number.
+        bar: u8,
+        /// The region's flags.
+        flags: u32,
+        /// The region's size.
+        size: u64,
+    },
+    /// A region larger than the address space.
+    #[error("{region} of {size:#x} bytes too large")]
+    RegionTooLarge {
+        /// The region (`BAR0`).
+        region: String,
+        /// Its size.
+        size: u64,
+    },
+    /// The function reports no MSI-X vectors.
+    #[error("{bdf}: no MSI-X vectors")]
+    NoMsix {
+        /// The address.
+        bdf: String,
+    },
+    /// An eventfd for an MSI-X vector could not be created.
+    #[error("{bdf}: eventfd for MSI-X vector {vector}: {source}")]
+    Eventfd {
+        /// The address.
+        bdf: String,
+        /// The vector it was for.
+        vector: u32,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What is wrong with a VFIO_IOMMU_GET_INFO answer
+/// ([`parse_iommu_info`](crate::backing::vfio::parse_iommu_info)).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IommuInfoError {
+    /// Shorter than the fixed structure.
+    #[error("answer of {len} bytes, shorter than vfio_iommu_type1_info")]
+    Short {
+        /// The answer's length.
+        len: usize,
+    },
+    /// The capability chain loops or is implausibly long.
+    #[error("capability chain does not end (more than {hops} capabilities)")]
+    ChainDoesNotEnd {
+        /// Capabilities followed before giving up.
+        hops: usize,
+    },
+    /// A capability offset into the fixed header or not 4-byte aligned.
+    #[error("capability at offset {off} is inside the header or misaligned")]
+    BadCapabilityOffset {
+        /// The offset.
+        off: usize,
+    },
+    /// A capability header past the end of the answer.
+    #[error("capability header at {off} beyond the {len}-byte answer")]
+    CapabilityBeyond {
+        /// The capability's offset.
+        off: usize,
+        /// The answer's length.
+        len: usize,
+    },
+    /// An IOVA-range capability too short for its count.
+    #[error("IOVA-range capability at {off} truncated")]
+    RangesTruncated {
+        /// The capability's offset.
+        off: usize,
+    },
+    /// An IOVA range past the end of the answer.
+    #[error("IOVA range {index} of {count} beyond the {len}-byte answer")]
+    RangeBeyond {
+        /// Which range.
+        index: usize,
+        /// How many the capability claims.
+        count: usize,
+        /// The answer's length.
+        len: usize,
+    },
+}
+
+/// A DMA region or a buffer carved from one (for [`DmaError::OutOfBounds`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DmaObject {
+    /// A [`DmaRegion`](crate::DmaRegion).
+    Region,
+    /// A [`DmaBuf`](crate::DmaBuf).
+    Buffer,
+}
+
+impl std::fmt::Display for DmaObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DmaObject::Region => "region",
+            DmaObject::Buffer => "buffer",
+        })
+    }
+}
+
+/// Why DMA memory could not be obtained, mapped for the device, carved or accessed.
+#[derive(Debug, thiserror::Error)]
+pub enum DmaError {
+    /// The process memory itself could not be mapped.
+    #[error("cannot map {len} bytes{}: {source}", if *hugetlb { " of 2 MiB huge pages" } else { "" })]
+    MapFailed {
+        /// Bytes asked for (rounded up to pages).
+        len: usize,
+        /// Whether 2 MiB huge pages were asked for.
+        hugetlb: bool,
+        /// What mmap said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// mmap answered with a null address.
+    #[error("null mapping of {len} bytes")]
+    NullMapping {
+        /// The mapping's length.
+        len: usize,
+    },
+    /// A copy or access outside a region or a buffer.
+    #[error("access {off}+{len} outside a {object} of {size} bytes")]
+    OutOfBounds {
+        /// Region or buffer.
+        object: DmaObject,
+        /// Where the access starts.
+        off: usize,
+        /// Its length.
+        len: usize,
+        /// The region's or buffer's length.
+        size: usize,
+    },
+    /// An allocation of zero bytes or with an alignment that is not a power of two.
+    #[error("bad allocation: {len} bytes aligned to {align}")]
+    BadAllocation {
+        /// Bytes asked for.
+        len: usize,
+        /// Alignment asked for.
+        align: usize,
+    },
+    /// No free range of the pool is large enough.
+    #[error("pool exhausted: {wanted} bytes wanted, {free} free")]
+    PoolExhausted {
+        /// Bytes asked for (rounded up to 64-byte granules).
+        wanted: usize,
+        /// Bytes free in all (possibly fragmented).
+        free: usize,
+    },
+    /// A backing asked to map a null address or zero bytes.
+    #[error("{backing}: cannot map {len} bytes at {addr:#x}")]
+    BadMapRequest {
+        /// The backing (`vfio:0000:6a:01.0`).
+        backing: String,
+        /// The host address given.
+        addr: usize,
+        /// The length given.
+        len: usize,
+    },
+    /// A mapping whose page-rounded length overflows.
+    #[error("{backing}: length {len:#x} at {addr:#x} overflows")]
+    LengthOverflow {
+        /// The backing.
+        backing: String,
+        /// The host address given.
+        addr: usize,
+        /// The length given.
+        len: usize,
+    },
+    /// The IOVA allocator refused (space exhausted, or a free of something not allocated).
+    #[error("{backing}: {source}")]
+    Iova {
+        /// The backing.
+        backing: String,
+        /// What the allocator said.
+        #[source]
+        source: crate::iova::IovaError,
+    },
+    /// Unmapping a device address that no mapping handed out.
+    #[error("{backing}: {dev_addr:#x} is not a mapped DMA address")]
+    NotMapped {
+        /// The backing.
+        backing: String,
+        /// The device address given.
+        dev_addr: u64,
+    },
+    /// Unmapping with another length than the mapping's.
+    #[error("{backing}: {dev_addr:#x} was mapped with {mapped:#x} bytes, not {len:#x}")]
+    LengthMismatch {
+        /// The backing.
+        backing: String,
+        /// The device address given.
+        dev_addr: u64,
+        /// The length it was mapped with.
+        mapped: usize,
+        /// The length given.
+        len: usize,
+    },
 }
 
 impl DriverError {

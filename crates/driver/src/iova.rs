@@ -6,7 +6,6 @@
 //! IOMMU's smallest page size.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// The range used when the kernel does not report one: [1 GiB, 65 GiB), inclusive end.
 /// Starts above the low legacy area and far from address 0 (so a null address faults).
@@ -17,9 +16,10 @@ pub const MSI_WINDOW: (u64, u64) = (0xfee0_0000, 0xfeef_ffff);
 pub const LARGE: u64 = 2 << 20;
 
 /// Why an IOVA operation failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IovaError {
     /// No free range is large enough.
+    #[error("IOVA space exhausted: {len:#x} bytes asked, {free:#x} free (fragmented or full)")]
     Exhausted {
         /// Bytes asked for (rounded up to pages).
         len: u64,
@@ -27,10 +27,13 @@ pub enum IovaError {
         free: u64,
     },
     /// A zero length, or one that overflows.
+    #[error("invalid IOVA length {0:#x}")]
     BadLength(u64),
     /// Alignment not a power of two.
+    #[error("IOVA alignment {0:#x} is not a power of two")]
     BadAlign(u64),
     /// Freeing something that is not allocated (double free or a wrong address).
+    #[error("IOVA {iova:#x}+{len:#x} is not allocated (double free or wrong address)")]
     NotAllocated {
         /// Start.
         iova: u64,
@@ -38,29 +41,6 @@ pub enum IovaError {
         len: u64,
     },
 }
-
-impl fmt::Display for IovaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            IovaError::Exhausted { len, free } => {
-                write!(
-                    f,
-                    "IOVA space exhausted: {len:#x} bytes asked, {free:#x} free (fragmented or full)"
-                )
-            }
-            IovaError::BadLength(l) => write!(f, "invalid IOVA length {l:#x}"),
-            IovaError::BadAlign(a) => write!(f, "IOVA alignment {a:#x} is not a power of two"),
-            IovaError::NotAllocated { iova, len } => {
-                write!(
-                    f,
-                    "IOVA {iova:#x}+{len:#x} is not allocated (double free or wrong address)"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for IovaError {}
 
 /// First-fit allocator of IOVA ranges.
 #[derive(Clone, Debug)]

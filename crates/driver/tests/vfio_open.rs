@@ -5,6 +5,7 @@
 mod sysfs_fake;
 
 use idxd_driver::backing::vfio::VfioBacking;
+use idxd_driver::error::VfioError;
 use idxd_driver::portal::CpuFeatures;
 use idxd_driver::DriverError;
 use sysfs_fake::FakeTree;
@@ -81,7 +82,13 @@ fn device_without_iommu_group() {
     let t = FakeTree::new();
     t.pci(IAA, 0x8086, 0x0cfe, "0").bind(IAA, "vfio-pci");
     let e = open(&t, IAA);
-    assert!(matches!(e, DriverError::Vfio(_)), "{e:?}");
+    match &e {
+        DriverError::Vfio(VfioError::NoIommuGroup { bdf, path }) => {
+            assert_eq!(bdf, IAA);
+            assert!(path.ends_with("iommu_group"), "{}", path.display());
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(
         e.to_string().contains("no IOMMU group") && e.to_string().contains("intel_iommu=on"),
         "{e}"

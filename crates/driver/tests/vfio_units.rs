@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use idxd_driver::backing::vfio::{parse_iommu_info, wait_eventfd, IommuInfo, Mmio};
+use idxd_driver::error::IommuInfoError;
 use idxd_driver::RegisterAccess;
 use vfio_bindings::bindings::vfio as vb;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
@@ -103,7 +104,7 @@ fn iommu_info_capability_chain() {
 #[test]
 fn malformed_iommu_info_is_an_error_not_a_panic() {
     let caps = vb::VFIO_IOMMU_INFO_CAPS;
-    assert!(parse_iommu_info(&[0; 8]).is_err());
+    assert_eq!(parse_iommu_info(&[0; 8]), Err(IommuInfoError::Short { len: 8 }));
     // Truncated range list.
     let mut b = info(
         caps,
@@ -111,20 +112,50 @@ fn malformed_iommu_info_is_an_error_not_a_panic() {
         &[(1, 1, ranges_body(&[(0x1000, 0x1fff), (0x3000, 0x3fff)]))],
     );
     b.truncate(b.len() - 8);
-    assert!(parse_iommu_info(&b).unwrap_err().contains("beyond"));
+    let e = parse_iommu_info(&b).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            IommuInfoError::RangeBeyond {
+                index: 1,
+                count: 2,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("beyond"), "{e}");
     // A huge count.
     let mut b = info(caps, 0, &[(1, 1, ranges_body(&[(0x1000, 0x1fff)]))]);
     b[32..36].copy_from_slice(&u32::MAX.to_ne_bytes());
-    assert!(parse_iommu_info(&b).is_err());
+    assert!(
+        matches!(
+            parse_iommu_info(&b),
+            Err(IommuInfoError::RangeBeyond { index: 1, count, .. }) if count == u32::MAX as usize
+        ),
+        "{:?}",
+        parse_iommu_info(&b)
+    );
     // A cap offset pointing into the header, past the end, or a loop.
     let mut b = info(caps, 0, &[(2, 1, vec![0; 8])]);
     b[16..20].copy_from_slice(&8u32.to_ne_bytes());
-    assert!(parse_iommu_info(&b).is_err());
+    assert_eq!(
+        parse_iommu_info(&b),
+        Err(IommuInfoError::BadCapabilityOffset { off: 8 })
+    );
     b[16..20].copy_from_slice(&4096u32.to_ne_bytes());
-    assert!(parse_iommu_info(&b).is_err());
+    assert_eq!(
+        parse_iommu_info(&b),
+        Err(IommuInfoError::CapabilityBeyond {
+            off: 4096,
+            len: b.len()
+        })
+    );
     b[16..20].copy_from_slice(&24u32.to_ne_bytes());
     b[28..32].copy_from_slice(&24u32.to_ne_bytes());
-    assert!(parse_iommu_info(&b).unwrap_err().contains("does not end"));
+    let e = parse_iommu_info(&b).unwrap_err();
+    assert!(matches!(e, IommuInfoError::ChainDoesNotEnd { .. }), "{e:?}");
+    assert!(e.to_string().contains("does not end"), "{e}");
 }
 
 #[test]

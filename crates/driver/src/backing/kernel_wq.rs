@@ -14,6 +14,7 @@ use idxd_hw::pci::DeviceKind;
 use idxd_hw::tables::WqMode;
 
 use super::{DescBytes, DeviceBacking, Enqueued, PortalKind, RegisterAccess};
+use crate::error::DmaError;
 use crate::portal::{CpuFeatures, Portal, PortalMemory, WriteOnlyMap, PORTAL_PAGE};
 use crate::sysfs::{KernelWq, WqType};
 use crate::DriverError;
@@ -164,7 +165,12 @@ impl DeviceBacking for KernelWqBacking {
     /// Shared virtual addressing: the device uses the process's own addresses.
     unsafe fn dma_map(&self, host: *mut u8, len: usize, _writable: bool) -> Result<u64, DriverError> {
         if host.is_null() || len == 0 {
-            return Err(DriverError::Dma(format!("cannot map {len} bytes at {host:p}")));
+            return Err(DmaError::BadMapRequest {
+                backing: self.describe(),
+                addr: host as usize,
+                len,
+            }
+            .into());
         }
         Ok(host as u64)
     }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use vfio_bindings::bindings::vfio as vb;
 
 use super::ioctl::{Fd, VFIO_IOMMU_GET_INFO};
+use crate::error::{IommuInfoError, VfioError};
 use crate::iova::IovaAllocator;
 use crate::DriverError;
 
@@ -20,7 +21,7 @@ pub struct IommuInfo {
 
 /// Decodes a VFIO_IOMMU_GET_INFO answer (`struct vfio_iommu_type1_info` and its capability
 /// chain). Never reads outside `buf`; a malformed chain is an error naming what is wrong.
-pub fn parse_iommu_info(buf: &[u8]) -> Result<IommuInfo, String> {
+pub fn parse_iommu_info(buf: &[u8]) -> Result<IommuInfo, IommuInfoError> {
     let u32_at = |o: usize| {
         buf.get(o..o + 4)
             .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
@@ -30,11 +31,10 @@ pub fn parse_iommu_info(buf: &[u8]) -> Result<IommuInfo, String> {
             .map(|b| u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
     };
     const INFO: usize = std::mem::size_of::<vb::vfio_iommu_type1_info>();
+    // Capabilities followed before the chain is taken to loop.
+    const MAX_CAPS: usize = 64;
     if buf.len() < INFO {
-        return Err(format!(
-            "answer of {} bytes, shorter than vfio_iommu_type1_info",
-            buf.len()
-        ));
+        return Err(IommuInfoError::Short { len: buf.len() });
     }
     let flags = u32_at(4).unwrap_or(0);
     let pgsizes = u64_at(8).unwrap_or(0);
@@ -49,34 +49,29 @@ pub fn parse_iommu_info(buf: &[u8]) -> Result<IommuInfo, String> {
         let mut hops = 0;
         while off != 0 {
             hops += 1;
-            if hops > 64 {
-                return Err("capability chain does not end".into());
+            if hops > MAX_CAPS {
+                return Err(IommuInfoError::ChainDoesNotEnd { hops: MAX_CAPS });
             }
             if off < INFO || off % 4 != 0 {
-                return Err(format!(
-                    "capability at offset {off} is inside the header or misaligned"
-                ));
+                return Err(IommuInfoError::BadCapabilityOffset { off });
             }
             let (Some(id_ver), Some(next)) = (u32_at(off), u32_at(off + 4)) else {
-                return Err(format!(
-                    "capability header at {off} beyond the {}-byte answer",
-                    buf.len()
-                ));
+                return Err(IommuInfoError::CapabilityBeyond { off, len: buf.len() });
             };
             let id = id_ver & 0xffff;
             if id == vb::VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE {
-                let n = u32_at(off + 8).ok_or_else(|| format!("IOVA-range capability at {off} truncated"))?
-                    as usize;
+                let n = u32_at(off + 8).ok_or(IommuInfoError::RangesTruncated { off })? as usize;
                 let mut v = Vec::with_capacity(n.min(64));
                 for i in 0..n {
                     let at = off + 16 + i * 16;
                     match (u64_at(at), u64_at(at + 8)) {
                         (Some(s), Some(e)) => v.push((s, e)),
                         _ => {
-                            return Err(format!(
-                                "IOVA range {i} of {n} beyond the {}-byte answer",
-                                buf.len()
-                            ))
+                            return Err(IommuInfoError::RangeBeyond {
+                                index: i,
+                                count: n,
+                                len: buf.len(),
+                            })
                         }
                     }
                 }
@@ -130,6 +125,11 @@ pub(super) fn iommu_info(container: &Fd) -> Result<IommuInfo, DriverError> {
     }
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
     let len = (argsz as usize).min(bytes.len());
-    parse_iommu_info(&bytes[..len])
-        .map_err(|e| DriverError::Vfio(format!("{}: VFIO_IOMMU_GET_INFO: {e}", container.path.display())))
+    parse_iommu_info(&bytes[..len]).map_err(|source| {
+        VfioError::IommuInfo {
+            path: container.path.clone(),
+            source,
+        }
+        .into()
+    })
 }

@@ -6,6 +6,7 @@ use vfio_bindings::bindings::vfio as vb;
 
 use super::ioctl::{Fd, VFIO_DEVICE_GET_REGION_INFO};
 use crate::backing::RegisterAccess;
+use crate::error::VfioError;
 use crate::DriverError;
 
 /// A VFIO region (BAR or config space) of the device fd.
@@ -177,8 +178,10 @@ pub(super) fn check_config(config: &Region, off: u16) -> Result<(), DriverError>
 }
 
 pub(super) fn map_region(device: &Fd, r: &Region, what: &str) -> Result<memmap2::MmapRaw, DriverError> {
-    let len = usize::try_from(r.size)
-        .map_err(|_| DriverError::Vfio(format!("{what} of {:#x} bytes too large", r.size)))?;
+    let len = usize::try_from(r.size).map_err(|_| VfioError::RegionTooLarge {
+        region: what.to_string(),
+        size: r.size,
+    })?;
     memmap2::MmapOptions::new()
         .offset(r.offset)
         .len(len)

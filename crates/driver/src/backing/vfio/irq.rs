@@ -7,6 +7,7 @@ use vfio_bindings::bindings::vfio as vb;
 use vmm_sys_util::eventfd::{EventFd, EFD_CLOEXEC, EFD_NONBLOCK};
 
 use super::ioctl::{Fd, VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_SET_IRQS};
+use crate::error::VfioError;
 use crate::DriverError;
 
 /// Most MSI-X vectors this backing wires to eventfds (DSA has 9, IAA similar).
@@ -22,13 +23,19 @@ pub(super) fn enable_msix(device: &Fd, name: &str) -> Result<Vec<EventFd>, Drive
     unsafe { device.ioctl_ptr("VFIO_DEVICE_GET_IRQ_INFO", VFIO_DEVICE_GET_IRQ_INFO(), &mut ii)? };
     let n = ii.count.min(MAX_VECTORS);
     if n == 0 {
-        return Err(DriverError::Vfio(format!("{name}: no MSI-X vectors")));
+        return Err(VfioError::NoMsix {
+            bdf: name.to_string(),
+        }
+        .into());
     }
     let mut fds = Vec::with_capacity(n as usize);
-    for _ in 0..n {
+    for vector in 0..n {
         fds.push(
-            EventFd::new(EFD_NONBLOCK | EFD_CLOEXEC)
-                .map_err(|e| DriverError::Vfio(format!("eventfd: {e}")))?,
+            EventFd::new(EFD_NONBLOCK | EFD_CLOEXEC).map_err(|source| VfioError::Eventfd {
+                bdf: name.to_string(),
+                vector,
+                source,
+            })?,
         );
     }
     // struct vfio_irq_set is five u32 followed by the data: here one fd (s32) per vector.

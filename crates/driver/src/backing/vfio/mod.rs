@@ -37,6 +37,7 @@ pub use device::{Mmio, Region};
 pub use irq::{wait_eventfd, MAX_VECTORS};
 
 use super::{DescBytes, DeviceBacking, Enqueued, PortalKind, RegisterAccess};
+use crate::error::{DmaError, VfioError};
 use crate::iova::{IovaAllocator, DEFAULT_RANGE};
 use crate::portal::{CpuFeatures, Portal, PortalMemory};
 use crate::sysfs::{self, Bdf, VFIO_PCI};
@@ -84,10 +85,11 @@ impl VfioBacking {
             });
         }
         let Some(group_id) = f.iommu_group else {
-            return Err(DriverError::Vfio(format!(
-                "{name} has no IOMMU group ({} missing): enable the IOMMU (intel_iommu=on)",
-                f.sysfs_path.join("iommu_group").display()
-            )));
+            return Err(VfioError::NoIommuGroup {
+                bdf: name,
+                path: f.sysfs_path.join("iommu_group"),
+            }
+            .into());
         };
         let vfio_dir = root.join("dev/vfio");
         let group = Fd::open(
@@ -98,11 +100,12 @@ impl VfioBacking {
 
         let v = container.ioctl_val("VFIO_GET_API_VERSION", VFIO_GET_API_VERSION(), 0)?;
         if v as u32 != vb::VFIO_API_VERSION {
-            return Err(DriverError::Vfio(format!(
-                "{}: API version {v}, expected {}",
-                container.path.display(),
-                vb::VFIO_API_VERSION
-            )));
+            return Err(VfioError::ApiVersion {
+                path: container.path.clone(),
+                got: v,
+                expected: vb::VFIO_API_VERSION,
+            }
+            .into());
         }
         if container.ioctl_val(
             "VFIO_CHECK_EXTENSION",
@@ -110,10 +113,11 @@ impl VfioBacking {
             vb::VFIO_TYPE1v2_IOMMU.into(),
         )? != 1
         {
-            return Err(DriverError::Vfio(format!(
-                "{}: the Type1v2 IOMMU is not available",
-                container.path.display()
-            )));
+            return Err(VfioError::NoIommuType {
+                path: container.path.clone(),
+                iommu: "Type1v2",
+            }
+            .into());
         }
 
         let mut status = vb::vfio_group_status {
@@ -167,20 +171,25 @@ impl VfioBacking {
         unsafe { device.ioctl_ptr("VFIO_DEVICE_GET_INFO", VFIO_DEVICE_GET_INFO(), &mut info)? };
         if info.flags & vb::VFIO_DEVICE_FLAGS_PCI == 0 || info.num_regions <= vb::VFIO_PCI_CONFIG_REGION_INDEX
         {
-            return Err(DriverError::Vfio(format!(
-                "{name}: not a PCI device to VFIO (flags {:#x})",
-                info.flags
-            )));
+            return Err(VfioError::NotPci {
+                bdf: name,
+                flags: info.flags,
+                regions: info.num_regions,
+            }
+            .into());
         }
         let bar0 = region(&device, vb::VFIO_PCI_BAR0_REGION_INDEX)?;
         let bar2 = region(&device, vb::VFIO_PCI_BAR2_REGION_INDEX)?;
         let config = region(&device, vb::VFIO_PCI_CONFIG_REGION_INDEX)?;
         for (i, r) in [(0, bar0), (2, bar2)] {
             if !r.mappable() {
-                return Err(DriverError::Vfio(format!(
-                    "{name}: BAR{i} cannot be mapped (flags {:#x}, size {:#x})",
-                    r.flags, r.size
-                )));
+                return Err(VfioError::BarNotMappable {
+                    bdf: name,
+                    bar: i,
+                    flags: r.flags,
+                    size: r.size,
+                }
+                .into());
             }
         }
 
@@ -315,7 +324,12 @@ impl DeviceBacking for VfioBacking {
 
     unsafe fn dma_map(&self, host: *mut u8, len: usize, writable: bool) -> Result<u64, DriverError> {
         if host.is_null() || len == 0 {
-            return Err(DriverError::Dma(format!("cannot map {len} bytes at {host:p}")));
+            return Err(DmaError::BadMapRequest {
+                backing: self.describe(),
+                addr: host as usize,
+                len,
+            }
+            .into());
         }
         let mut g = self.dma();
         let page = g.iova.page();
@@ -325,11 +339,15 @@ impl DeviceBacking for VfioBacking {
         let size = lead
             .checked_add(len as u64)
             .and_then(|l| g.iova.reserved_len(l).ok())
-            .ok_or_else(|| DriverError::Dma(format!("length {len:#x} at {host:p} overflows")))?;
-        let iova = g
-            .iova
-            .alloc(size, 1)
-            .map_err(|e| DriverError::Dma(format!("{}: {e}", self.describe())))?;
+            .ok_or_else(|| DmaError::LengthOverflow {
+                backing: self.describe(),
+                addr: host as usize,
+                len,
+            })?;
+        let iova = g.iova.alloc(size, 1).map_err(|source| DmaError::Iova {
+            backing: self.describe(),
+            source,
+        })?;
         let mut m = vb::vfio_iommu_type1_dma_map {
             argsz: std::mem::size_of::<vb::vfio_iommu_type1_dma_map>() as u32,
             flags: vb::VFIO_DMA_MAP_FLAG_READ | if writable { vb::VFIO_DMA_MAP_FLAG_WRITE } else { 0 },
@@ -354,17 +372,20 @@ impl DeviceBacking for VfioBacking {
     fn dma_unmap(&self, dev_addr: u64, len: usize) -> Result<(), DriverError> {
         let mut g = self.dma();
         let Some(m) = g.maps.get(&dev_addr) else {
-            return Err(DriverError::Dma(format!(
-                "{}: {dev_addr:#x} is not a mapped DMA address",
-                self.describe()
-            )));
+            return Err(DmaError::NotMapped {
+                backing: self.describe(),
+                dev_addr,
+            }
+            .into());
         };
         if m.len != len {
-            return Err(DriverError::Dma(format!(
-                "{}: {dev_addr:#x} was mapped with {:#x} bytes, not {len:#x}",
-                self.describe(),
-                m.len
-            )));
+            return Err(DmaError::LengthMismatch {
+                backing: self.describe(),
+                dev_addr,
+                mapped: m.len,
+                len,
+            }
+            .into());
         }
         let (iova, size) = (m.iova, m.size);
         let mut u = vb::vfio_iommu_type1_dma_unmap {
@@ -387,9 +408,13 @@ impl DeviceBacking for VfioBacking {
             );
         }
         g.maps.remove(&dev_addr);
-        g.iova
-            .free(iova, size)
-            .map_err(|e| DriverError::Dma(e.to_string()))
+        g.iova.free(iova, size).map_err(|source| {
+            DmaError::Iova {
+                backing: self.describe(),
+                source,
+            }
+            .into()
+        })
     }
 
     fn wait_interrupt(&self, vector: u16, timeout: Duration) -> Result<u64, DriverError> {
