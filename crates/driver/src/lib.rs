@@ -8,10 +8,10 @@
 
 pub mod backing;
 pub mod config;
-pub mod managed;
 pub mod dma;
 pub mod error;
 pub mod iova;
+pub mod managed;
 pub mod open;
 pub mod portal;
 pub mod sysfs;
@@ -19,8 +19,8 @@ pub mod wq;
 
 pub use backing::{DescBytes, DeviceBacking, Enqueued, PortalKind, RegisterAccess};
 pub use config::{DeviceConfig, GroupConfig, Mode, WqConfig};
-pub use managed::{BringUpOptions, Device, Health};
 pub use dma::{DmaBuf, DmaPool, DmaRegion};
 pub use error::DriverError;
+pub use managed::{BringUpOptions, Device, Health};
 pub use open::{open, Backed, DeviceSpec, OpenDevice, OpenOptions, SpecError};
 pub use wq::{Abandoned, Completion, Record, Rejected, RequestId, Ticket, Wq, WqCounters};
