@@ -11,6 +11,7 @@ use idxd_zsmalloc::{Handle, ZsPool, PAGE_SIZE};
 
 use crate::backing::{BackingDevice, IdleMark, WbLimit, WritebackMode};
 use crate::error::{CodecError, ZramError};
+use crate::recompress::{self, RecompressParams, RecompressReport, Recompressor};
 use crate::slot::{fill, same_filled, Data, Slot};
 use crate::stats::{add, get, sub, BdStat, Counters, DebugStat, IoStat, MmStat};
 
@@ -23,7 +24,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A page ready to be put in a slot.
-pub(crate) enum Prepared {
+enum Prepared {
     Same(u64),
     Compressed(Box<[u8]>, u8),
     Huge(Box<[u8]>),
@@ -43,17 +44,17 @@ pub(crate) struct DeviceParams {
 /// A zram-style compressed RAM block device. `Sync`: share it between threads.
 pub struct Zram {
     disksize: u64,
-    pub(crate) slots: Vec<Mutex<Slot>>,
+    slots: Vec<Mutex<Slot>>,
     /// [0] the primary algorithm, then the secondary ones by priority.
-    pub(crate) comps: Vec<ContextPool>,
-    pub(crate) pool: Mutex<ZsPool>,
+    comps: Vec<ContextPool>,
+    pool: Mutex<ZsPool>,
     huge_class_size: usize,
     limit_pages: AtomicU64,
     batch_size: usize,
     backing: Option<BackingDevice>,
     wb_limit: Mutex<WbLimit>,
     writeback_compressed: bool,
-    pub(crate) counters: Counters,
+    counters: Counters,
 }
 
 impl std::fmt::Debug for Zram {
@@ -115,6 +116,11 @@ impl Zram {
         self.comps.get(prio).map(|c| c.runtime())
     }
 
+    /// Number of algorithms: the primary one and the secondary ones.
+    pub(crate) fn algorithm_count(&self) -> usize {
+        self.comps.len()
+    }
+
     /// The size at or above which compressed pages are stored raw.
     pub fn huge_class_size(&self) -> usize {
         self.huge_class_size
@@ -134,6 +140,18 @@ impl Zram {
     /// Compacts the pool; returns the pages freed.
     pub fn compact(&self) -> u64 {
         lock(&self.pool).compact()
+    }
+
+    // ---- recompression (crate::recompress) --------------------------------------------------
+
+    /// One recompression pass over the device.
+    pub fn recompress(&self, params: &RecompressParams) -> Result<RecompressReport, ZramError> {
+        Recompressor::new(self, params)?.run()
+    }
+
+    /// Number of slots held by each algorithm priority (0 primary) in the pool.
+    pub fn priority_histogram(&self) -> Vec<u64> {
+        recompress::priority_histogram(self)
     }
 
     // ---- stat files -------------------------------------------------------------------------
@@ -377,7 +395,7 @@ impl Zram {
     // ---- page level -----------------------------------------------------------------------------
 
     /// Same-filled detection, then one runtime call for the rest of the pages.
-    pub(crate) fn prepare(&self, pages: &[&[u8]]) -> Vec<Result<Prepared, ZramError>> {
+    fn prepare(&self, pages: &[&[u8]]) -> Vec<Result<Prepared, ZramError>> {
         let mut out: Vec<Option<Result<Prepared, ZramError>>> = Vec::with_capacity(pages.len());
         let mut todo: Vec<(usize, &[u8])> = Vec::new();
         for (i, p) in pages.iter().enumerate() {
@@ -407,7 +425,7 @@ impl Zram {
 
     /// Compresses with algorithm `prio`: a result at or above the huge class size, or one that
     /// does not fit in a page, becomes a huge (raw) page.
-    pub(crate) fn compress_with(&self, prio: usize, srcs: &[&[u8]]) -> Vec<Result<Prepared, ZramError>> {
+    fn compress_with(&self, prio: usize, srcs: &[&[u8]]) -> Vec<Result<Prepared, ZramError>> {
         let Some(pool) = self.comps.get(prio) else {
             return srcs
                 .iter()
@@ -446,7 +464,7 @@ impl Zram {
 
     /// Allocates pool memory for a prepared page, enforcing `mem_limit` as the kernel does
     /// (after the allocation: over the limit, the object is freed and -ENOMEM returned).
-    pub(crate) fn alloc_for(&self, p: &Prepared) -> Result<Option<Handle>, ZramError> {
+    fn alloc_for(&self, p: &Prepared) -> Result<Option<Handle>, ZramError> {
         let data: &[u8] = match p {
             Prepared::Same(_) => return Ok(None),
             Prepared::Compressed(d, _) | Prepared::Huge(d) => d,
@@ -464,7 +482,7 @@ impl Zram {
     }
 
     /// Puts a prepared page in a locked slot, freeing what was there.
-    pub(crate) fn install(&self, slot: &mut Slot, p: Prepared, handle: Option<Handle>) {
+    fn install(&self, slot: &mut Slot, p: Prepared, handle: Option<Handle>) {
         self.free_slot(slot);
         let c = &self.counters;
         slot.data = match (p, handle) {
@@ -500,7 +518,7 @@ impl Zram {
     }
 
     /// zram_free_page: releases whatever the slot holds and clears its flags.
-    pub(crate) fn free_slot(&self, slot: &mut Slot) {
+    fn free_slot(&self, slot: &mut Slot) {
         slot.ac_time = None;
         slot.idle = false;
         slot.incompressible = false;
@@ -525,6 +543,50 @@ impl Zram {
             }
         }
         sub(&c.pages_stored, 1);
+    }
+
+    /// Every slot in index order, each locked in turn when the iterator reaches it (and
+    /// unlocked when the caller drops the guard).
+    pub(crate) fn lock_slots(&self) -> impl Iterator<Item = MutexGuard<'_, Slot>> {
+        self.slots.iter().map(lock)
+    }
+
+    /// Compresses one page with algorithm `prio` into `buf` and returns the compressed
+    /// length, or `None` when the result does not fit in `buf`. No huge-page rule applies
+    /// (recompression compares size classes itself).
+    pub(crate) fn compress_page(
+        &self,
+        prio: usize,
+        page: &[u8],
+        buf: &mut [u8],
+    ) -> Result<Option<usize>, ZramError> {
+        let err = |source| ZramError::Compress { prio, source };
+        let pool = self.comps.get(prio).ok_or(err(CodecError::NoAlgorithm(prio)))?;
+        let r = pool.get().compress(&[page], &mut [buf]);
+        match r.into_iter().next() {
+            Some(Ok(len)) => Ok(Some(len)),
+            Some(Err(e)) if e.kind == ErrorKind::DoesNotFit => Ok(None),
+            Some(Err(e)) => Err(err(CodecError::Runtime(e))),
+            None => Err(err(CodecError::NoResult)),
+        }
+    }
+
+    /// Replaces what a locked pool slot holds with `data`, the page recompressed by
+    /// secondary algorithm `prio`: the new object is stored first (without the `mem_limit`
+    /// check of writes), then the old one is freed, which also clears the slot's flags and
+    /// access time.
+    pub(crate) fn store_recompressed(&self, slot: &mut Slot, data: &[u8], prio: u8) -> Result<(), ZramError> {
+        let handle = lock(&self.pool).store(data).map_err(|_| ZramError::NoMemory)?;
+        self.free_slot(slot);
+        add(&self.counters.compr_data_size, data.len() as u64);
+        add(&self.counters.pages_stored, 1);
+        slot.data = Data::Pool {
+            len: data.len() as u32,
+            handle,
+            prio,
+            huge: false,
+        };
+        Ok(())
     }
 
     /// Reads a locked slot into one page.
@@ -565,7 +627,7 @@ impl Zram {
         }
     }
 
-    pub(crate) fn decompress_with(&self, prio: usize, data: &[u8], page: &mut [u8]) -> Result<(), ZramError> {
+    fn decompress_with(&self, prio: usize, data: &[u8], page: &mut [u8]) -> Result<(), ZramError> {
         let err = |source| ZramError::Decompress { prio, source };
         let pool = self.comps.get(prio).ok_or(err(CodecError::NoAlgorithm(prio)))?;
         let r = pool.get().decompress(&[data], &mut [&mut *page]);

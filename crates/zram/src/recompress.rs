@@ -2,14 +2,17 @@
 //! `recompress_store` does: pick idle and/or huge slots above a size threshold, try the
 //! secondary algorithms in priority order until one lands the page in a smaller size class,
 //! and mark the page incompressible when even the last one cannot.
+//!
+//! A crate-private `Recompressor` runs one pass ([`Zram::recompress`]) through a few device
+//! methods: it walks the slots (`Zram::lock_slots`), reads a page (`Zram::read_slot`),
+//! compresses it (`Zram::compress_page`) and swaps the smaller object in
+//! (`Zram::store_recompressed`).
 
-use idxd_runtime::ErrorKind;
 use idxd_zsmalloc::{SizeClasses, PAGE_SIZE};
 
-use crate::device::{lock, Zram};
-use crate::error::{CodecError, ZramError};
-use crate::slot::Data;
-use crate::stats::add;
+use crate::device::Zram;
+use crate::error::ZramError;
+use crate::slot::Slot;
 
 /// Which slots to recompress (`type=`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -81,21 +84,33 @@ pub struct RecompressReport {
     pub marked_incompressible: u64,
 }
 
-impl Zram {
-    /// One recompression pass over the device.
-    pub fn recompress(&self, params: &RecompressParams) -> Result<RecompressReport, ZramError> {
+/// One recompression pass: the parameters checked and resolved against the device's
+/// algorithms (the priorities `prio_start..prio_max` to try).
+pub(crate) struct Recompressor<'a> {
+    zram: &'a Zram,
+    params: &'a RecompressParams,
+    /// Number of algorithms, the primary one included.
+    num_active: usize,
+    prio_start: usize,
+    prio_max: usize,
+    classes: SizeClasses,
+}
+
+impl<'a> Recompressor<'a> {
+    /// Checks `params` against `zram`'s algorithms.
+    pub(crate) fn new(zram: &'a Zram, params: &'a RecompressParams) -> Result<Self, ZramError> {
         if params.threshold > PAGE_SIZE {
             return Err(ZramError::InvalidArgument(format!(
                 "threshold {}",
                 params.threshold
             )));
         }
-        let num_active = self.comps.len();
+        let num_active = zram.algorithm_count();
         let mut prio_start = 1usize;
         let mut prio_max = num_active;
         if let Some(name) = &params.algo {
             let p = (1..num_active)
-                .find(|&i| self.comps[i].runtime().algorithm_name() == *name)
+                .find(|&i| zram.runtime(i).is_some_and(|r| r.algorithm_name() == *name))
                 .ok_or_else(|| ZramError::InvalidArgument(format!("no secondary algorithm {name}")))?;
             prio_start = p;
             prio_max = p + 1;
@@ -108,110 +123,103 @@ impl Zram {
         if prio_start == 0 || prio_start >= prio_max {
             return Err(ZramError::InvalidArgument("no secondary algorithm to use".into()));
         }
-        let classes = SizeClasses::new();
+        Ok(Recompressor {
+            zram,
+            params,
+            num_active,
+            prio_start,
+            prio_max,
+            classes: SizeClasses::new(),
+        })
+    }
+
+    /// Runs the pass over every slot, in index order, until `max_pages` were tried.
+    pub(crate) fn run(&self) -> Result<RecompressReport, ZramError> {
         let mut report = RecompressReport::default();
-        let mut budget = params.max_pages;
+        let mut budget = self.params.max_pages;
         let mut page = vec![0u8; PAGE_SIZE];
-        for slot in &self.slots {
-            if params.max_pages != 0 && budget == 0 {
-                break;
-            }
-            let mut s = lock(slot);
-            let take = match params.mode {
-                RecompressMode::All => true,
-                RecompressMode::Idle => s.idle,
-                RecompressMode::Huge => s.is_huge(),
-                RecompressMode::HugeIdle => s.idle && s.is_huge(),
-            };
-            if !take
-                || !matches!(s.data, Data::Pool { .. })
-                || s.incompressible
-                || s.priority() as usize >= prio_max
-            {
+        let mut buf = vec![0u8; PAGE_SIZE];
+        for mut s in self.zram.lock_slots() {
+            if !self.selects(&s) {
                 continue;
             }
-            let old_len = s.obj_size();
-            if old_len < params.threshold {
-                continue;
-            }
-            self.read_slot(&s, &mut page)?;
+            self.zram.read_slot(&s, &mut page)?;
             s.idle = false;
             report.tried += 1;
-            let class_old = classes.lookup_class_index(old_len);
-            let mut prio = prio_start.max(s.priority() as usize + 1);
-            let mut found: Option<(Box<[u8]>, usize)> = None;
-            let mut failed: Option<ZramError> = None;
-            let mut buf = vec![0u8; PAGE_SIZE];
-            while prio < prio_max {
-                let r = self.comps[prio].get().compress(&[&page[..]], &mut [&mut buf[..]]);
-                match r.into_iter().next() {
-                    Some(Ok(len))
-                        if len > 0
-                            && classes.lookup_class_index(len) < class_old
-                            && (params.threshold == 0 || len < params.threshold) =>
-                    {
-                        found = Some((buf[..len].into(), prio));
-                        break;
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) if e.kind == ErrorKind::DoesNotFit => {}
-                    Some(Err(e)) => {
-                        failed = Some(ZramError::Compress {
-                            prio,
-                            source: CodecError::Runtime(e),
-                        });
-                        break;
-                    }
-                    None => {
-                        failed = Some(ZramError::Compress {
-                            prio,
-                            source: CodecError::NoResult,
-                        });
-                        break;
-                    }
-                }
-                prio += 1;
-            }
-            budget = budget.saturating_sub(1);
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            let found = self.try_secondaries(&page, s.obj_size(), s.priority(), &mut buf)?;
             match found {
-                None => {
-                    if prio >= num_active {
-                        s.incompressible = true;
-                        report.marked_incompressible += 1;
-                    }
+                // Every algorithm up to the last one failed to shrink it.
+                None if self.prio_max >= self.num_active => {
+                    s.incompressible = true;
+                    report.marked_incompressible += 1;
                 }
-                Some((data, prio)) => {
-                    let handle = lock(&self.pool).store(&data).map_err(|_| ZramError::NoMemory)?;
-                    self.free_slot(&mut s);
-                    add(&self.counters.compr_data_size, data.len() as u64);
-                    add(&self.counters.pages_stored, 1);
-                    s.data = Data::Pool {
-                        len: data.len() as u32,
-                        handle,
-                        prio: prio as u8,
-                        huge: false,
-                    };
+                None => {}
+                Some((len, prio)) => {
+                    self.zram.store_recompressed(&mut s, &buf[..len], prio)?;
                     report.recompressed += 1;
                 }
+            }
+            budget = budget.saturating_sub(1);
+            if self.params.max_pages != 0 && budget == 0 {
+                break;
             }
         }
         Ok(report)
     }
 
-    /// Number of slots held by each algorithm priority (0 primary) in the pool.
-    pub fn priority_histogram(&self) -> Vec<u64> {
-        let mut h = vec![0u64; self.comps.len()];
-        for slot in &self.slots {
-            let s = lock(slot);
-            if matches!(s.data, Data::Pool { huge: false, .. }) {
-                if let Some(x) = h.get_mut(s.priority() as usize) {
-                    *x += 1;
+    /// Whether the pass takes this slot: selected by the mode, in the pool, not marked
+    /// incompressible, held by an algorithm below the ones to try, at least `threshold` bytes.
+    fn selects(&self, s: &Slot) -> bool {
+        let take = match self.params.mode {
+            RecompressMode::All => true,
+            RecompressMode::Idle => s.idle,
+            RecompressMode::Huge => s.is_huge(),
+            RecompressMode::HugeIdle => s.idle && s.is_huge(),
+        };
+        take && s.in_pool()
+            && !s.incompressible
+            && (s.priority() as usize) < self.prio_max
+            && s.obj_size() >= self.params.threshold
+    }
+
+    /// Tries the secondary algorithms above `cur_prio` in priority order on `page` (stored now
+    /// in `old_len` bytes); the first result in a smaller size class (and below `threshold`,
+    /// when set) is left in `buf`: its length and priority.
+    fn try_secondaries(
+        &self,
+        page: &[u8],
+        old_len: usize,
+        cur_prio: u8,
+        buf: &mut [u8],
+    ) -> Result<Option<(usize, u8)>, ZramError> {
+        let class_old = self.classes.lookup_class_index(old_len);
+        let threshold = self.params.threshold;
+        for prio in self.prio_start.max(cur_prio as usize + 1)..self.prio_max {
+            match self.zram.compress_page(prio, page, buf)? {
+                Some(len)
+                    if len > 0
+                        && self.classes.lookup_class_index(len) < class_old
+                        && (threshold == 0 || len < threshold) =>
+                {
+                    return Ok(Some((len, prio as u8)));
                 }
+                _ => {}
             }
         }
-        h
+        Ok(None)
     }
+}
+
+/// Number of slots held by each algorithm priority (0 primary) in the pool (huge pages,
+/// stored raw, are not counted).
+pub(crate) fn priority_histogram(zram: &Zram) -> Vec<u64> {
+    let mut h = vec![0u64; zram.algorithm_count()];
+    for s in zram.lock_slots() {
+        if s.in_pool() && !s.is_huge() {
+            if let Some(x) = h.get_mut(s.priority() as usize) {
+                *x += 1;
+            }
+        }
+    }
+    h
 }

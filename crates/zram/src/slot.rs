@@ -50,6 +50,11 @@ impl Slot {
         matches!(self.data, Data::Backing { .. })
     }
 
+    /// Held in the pool (compressed or huge).
+    pub fn in_pool(&self) -> bool {
+        matches!(self.data, Data::Pool { .. })
+    }
+
     pub fn is_huge(&self) -> bool {
         matches!(self.data, Data::Pool { huge: true, .. })
     }

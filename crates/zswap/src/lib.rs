@@ -31,7 +31,7 @@
 //! assert!(zswap.stats().to_string().contains("stored_pages 1\n"));
 //! ```
 
-mod asynch;
+mod async_store;
 mod cache;
 pub mod config;
 pub mod error;
@@ -40,7 +40,7 @@ pub mod stats;
 mod writeback;
 mod zswap;
 
-pub use asynch::{AsyncStore, Dispatch, StoreCallback};
+pub use async_store::{AsyncStore, Dispatch, StoreCallback};
 pub use config::{ZswapConfig, MAX_FOLIO_PAGES};
 pub use error::{ConfigError, DecodeError, RejectReason, SwapOp, ZswapError};
 pub use stats::{ZswapParams, ZswapStats};
