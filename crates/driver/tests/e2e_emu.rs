@@ -31,6 +31,8 @@ fn up(profile: &str, cfg: EmuConfig, wqs: u16) -> (Device, Arc<EmuBacking>) {
     (dev, b)
 }
 
+/// CRC-32C from its definition (RFC 3720: reflected polynomial 0x82F63B78, initial value and
+/// final XOR all ones), independent of the emulator's and idxd-deflate's implementations.
 fn crc32c_ref(data: &[u8]) -> u32 {
     let mut c = !0u32;
     for &b in data {
@@ -91,7 +93,7 @@ fn every_operation_on_every_profile() {
             );
             let pool = DmaPool::new(backing.clone(), 1 << 20, false).unwrap();
             match dev.caps().kind {
-                DeviceKind::Dsa => dsa_ops(&dev, &pool, name),
+                DeviceKind::Dsa => dsa_ops(&dev, &pool, &backing, name),
                 DeviceKind::Iaa => iaa_ops(&dev, &pool, name),
             }
             dev.teardown().unwrap();
@@ -107,7 +109,7 @@ fn run(wq: &idxd_driver::Wq, op: DsaOp) -> idxd_hw::DsaCompletion {
     }
 }
 
-fn dsa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
+fn dsa_ops(dev: &Device, pool: &Arc<DmaPool>, backing: &EmuBacking, name: &str) {
     let wq = dev.wq(1).unwrap();
     let src_data = data(8192, 1);
     let mut src = pool.alloc(8192, 64).unwrap();
@@ -196,6 +198,23 @@ fn dsa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
     );
     assert_eq!(r.crc_val() as u32, crc32c_ref(&src_data[..4096]));
     assert_eq!(dst2.read_vec(0, 4096).unwrap(), src_data[..4096]);
+    // The catalogue check value of CRC-32/ISCSI, through the device and through the reference.
+    let mut check = pool.alloc(9, 64).unwrap();
+    check.write(0, b"123456789").unwrap();
+    assert_eq!(crc32c_ref(b"123456789"), 0xE306_9283);
+    let r = run(
+        &wq,
+        DsaOp::CrcGen {
+            src: check.iova(),
+            len: 9,
+            seed: CrcSeed::Value(0),
+        },
+    );
+    assert_eq!(
+        (r.status, r.crc_val()),
+        (1, 0xE306_9283),
+        "{name}: CRC-32C check value"
+    );
     // dualcast
     let d1 = pool.alloc(4096, 4096).unwrap();
     let d2 = pool.alloc(4096, 4096).unwrap();
@@ -212,7 +231,14 @@ fn dsa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
         .status,
         1
     );
-    assert_eq!(d2.read_vec(0, 4096).unwrap(), src_data[..4096]);
+    assert!(
+        d1.read_vec(0, 4096).unwrap() == src_data[..4096],
+        "{name}: dualcast destination 1"
+    );
+    assert!(
+        d2.read_vec(0, 4096).unwrap() == src_data[..4096],
+        "{name}: dualcast destination 2"
+    );
     // delta: create from (src, modified), apply to a copy of src
     let mut modified = src_data[..4096].to_vec();
     modified[16] ^= 1;
@@ -285,20 +311,45 @@ fn dsa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
     let st: Vec<u8> = c.members.iter().map(|m| m.status).collect();
     assert_eq!(st, [1, 1, 3, 1]);
     assert_eq!(c.members[2].fault_addr, bad);
-    // a page fault on the destination: partial completion
+    // A page fault on the destination: one mapped page followed by an unmapped one (an IOVA
+    // below the driver's allocation range, mapped here directly in the emulator's IOMMU).
+    // Partial completion: status DSA_COMP_PAGE_FAULT_NOBOF (3) with DSA_COMP_STATUS_WRITE
+    // (0x80) set, as linux/idxd.h defines them; the faulting address is the first unmapped
+    // byte; the first page was copied and counted in bytes_completed.
+    let guard = 0x1000_0000u64;
+    let iommu = backing.device().iommu();
+    iommu.map_owned(guard, 4096, true).unwrap();
     let r = run(
         &wq,
         DsaOp::Memmove {
             src: src.iova(),
-            dst: dst.iova() + 4096,
+            dst: guard,
             len: 8192,
         },
     );
-    let end = dst.iova() + 8192;
-    if r.status != 1 {
-        assert_eq!(r.status, 0x83, "{name}");
-        assert!(r.fault_addr >= end);
-    }
+    assert_eq!(
+        r.status,
+        0x03 | 0x80,
+        "{name}: page fault on write, partial completion"
+    );
+    assert_eq!(r.fault_addr, guard + 4096, "{name}");
+    assert_eq!(r.bytes_completed, 4096, "{name}");
+    assert!(
+        iommu.cpu_read_vec(guard, 4096).unwrap() == src_data[..4096],
+        "{name}: the page before the fault was copied"
+    );
+    // The same on a read: source faults give status 3 without bit 7.
+    let r = run(
+        &wq,
+        DsaOp::Memmove {
+            src: guard,
+            dst: dst.iova(),
+            len: 8192,
+        },
+    );
+    assert_eq!(r.status, 0x03, "{name}: page fault on read");
+    assert_eq!((r.fault_addr, r.bytes_completed), (guard + 4096, 4096), "{name}");
+    iommu.unmap(guard, 4096).unwrap();
 }
 
 fn iaa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
@@ -354,31 +405,38 @@ fn iaa_ops(dev: &Device, pool: &Arc<DmaPool>, name: &str) {
         src: src.iova(),
         len: 4096,
         poly,
-        flags: Crc64Flags::MSB_FIRST | Crc64Flags::INVERT,
+        flags: Crc64Flags::INVERT,
     });
     assert_eq!(
         r.crc64(),
         crc64_msb_ref(&page, poly, true),
         "{name}: CRC-64/WE form"
     );
+    let moved = pool.alloc(4096, 64).unwrap();
     assert_eq!(
         iaa(IaaOp::Memmove {
             src: src.iova(),
-            dst: back.iova(),
+            dst: moved.iova(),
             len: 4096
         })
         .status,
         1
     );
-    // page fault: IAA never completes partially
+    assert!(
+        moved.read_vec(0, 4096).unwrap() == page,
+        "{name}: IAA memmove bytes"
+    );
+    // Page fault: IAA never completes partially. Status 0x03 on a read (QPL hw_status.h
+    // AD_STATUS_READ_PAGE_FAULT; the kernel enum has no name for it), bit 7 clear.
     let r = iaa(IaaOp::Memmove {
         src: 0xbad0_0000_0000,
         dst: back.iova(),
         len: 64,
     });
     assert_eq!(
-        (r.status & 0x7f, r.fault_addr, r.bytes_completed),
-        (4, 0xbad0_0000_0000, 0)
+        (r.status, r.fault_addr, r.bytes_completed),
+        (0x03, 0xbad0_0000_0000, 0),
+        "{name}: IAA read fault"
     );
 }
 
@@ -535,35 +593,57 @@ fn two_threads_100k_requests_each_nothing_lost_or_duplicated() {
 
 #[test]
 fn completions_by_interrupt_out_of_order() {
-    // Threaded engines: several requests on one vector, reaped as their interrupts arrive.
-    let (dev, _b) = up("iaa-spr", EmuConfig::default(), 1);
-    let wq = dev.wq(0).unwrap();
-    let s = Submit {
-        interrupt: Some(2),
-        ..Submit::default()
-    };
-    let mut tickets: Vec<_> = (0..32)
-        .map(|_| wq.submit_iaa(&IaaOp::Noop, &s, Vec::new()).unwrap())
-        .collect();
-    // Wait for the last first: the others complete meanwhile and stay available.
-    let last = wq.wait_interrupt(tickets.pop().unwrap(), 2, T).unwrap();
-    assert_eq!(last.result.unwrap().status(), 1);
-    let mut seen: HashSet<_> = HashSet::new();
-    seen.insert(last.id);
-    for t in tickets {
-        let c = wq.wait_interrupt(t, 2, T).unwrap();
-        assert!(seen.insert(c.id));
+    // Threaded engines: several requests on one vector, reaped as their interrupts arrive. On
+    // every profile with MSI-X, including those whose CMDCAP has bit 13 (the driver then
+    // requests a handle per vector and puts the handle in the descriptor).
+    for name in PROFILES {
+        let (dev, b) = up(name, EmuConfig::default(), 1);
+        if b.device().msix_vectors() < 3 {
+            continue;
+        }
+        let wq = dev.wq(0).unwrap();
+        let s = Submit {
+            interrupt: Some(2),
+            ..Submit::default()
+        };
+        let submit = |s: &Submit| match dev.caps().kind {
+            DeviceKind::Dsa => wq.submit_dsa(&DsaOp::Noop, s, Vec::new()).unwrap(),
+            DeviceKind::Iaa => wq.submit_iaa(&IaaOp::Noop, s, Vec::new()).unwrap(),
+        };
+        let mut tickets: Vec<_> = (0..32).map(|_| submit(&s)).collect();
+        // Wait for the last first: the others complete meanwhile and stay available.
+        let last = wq.wait_interrupt(tickets.pop().unwrap(), 2, T).unwrap();
+        assert_eq!(last.result.unwrap().status(), 1, "{name}");
+        let mut seen: HashSet<_> = HashSet::new();
+        seen.insert(last.id);
+        for t in tickets {
+            let c = wq.wait_interrupt(t, 2, T).unwrap();
+            assert_eq!(c.result.unwrap().status(), 1, "{name}");
+            assert!(seen.insert(c.id));
+        }
+        assert_eq!(seen.len(), 32, "{name}");
+        // A vector the device has no handle (or no vector) for is refused at submission.
+        let bad = Submit {
+            interrupt: Some(b.device().msix_vectors()),
+            ..Submit::default()
+        };
+        let refused = match dev.caps().kind {
+            DeviceKind::Dsa => wq.submit_dsa(&DsaOp::Noop, &bad, Vec::new()).is_err(),
+            DeviceKind::Iaa => wq.submit_iaa(&IaaOp::Noop, &bad, Vec::new()).is_err(),
+        };
+        let needs_handles = dev
+            .caps()
+            .cmdcap
+            .is_some_and(|c| c.supports(idxd_hw::regs::Command::RequestIntHandle));
+        assert_eq!(refused, needs_handles, "{name}");
+        // A ticket that poll() already reaped is an error, not a hang.
+        let t = submit(&Submit::default());
+        std::thread::sleep(Duration::from_millis(20));
+        let _ = wq.poll();
+        assert!(
+            wq.wait_interrupt(t, 2, Duration::from_millis(30)).is_err(),
+            "{name}: already reaped by poll"
+        );
+        dev.teardown().unwrap();
     }
-    assert_eq!(seen.len(), 32);
-    // A ticket that poll() already reaped is an error, not a hang.
-    let t = wq
-        .submit_iaa(&IaaOp::Noop, &Submit::default(), Vec::new())
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(20));
-    let _ = wq.poll();
-    assert!(
-        wq.wait_interrupt(t, 2, Duration::from_millis(30)).is_err(),
-        "already reaped by poll"
-    );
-    dev.teardown().unwrap();
 }
