@@ -5,8 +5,11 @@
 //! in the output accumulator, 256-byte output accumulator, 286 u32 literal/length codes,
 //! 2 reserved u32, 30 u32 distance codes, 2 reserved u32. Each code entry is
 //! `(length << 15) | code`, with `code` in the canonical (not bit-reversed) form RFC 1951
-//! assigns; the engine reverses it when it writes the stream. In statistics mode the same two
-//! tables receive the literal/length and distance histograms (one u32 count per symbol).
+//! assigns; the engine reverses it when it writes the stream.
+//!
+//! Statistics mode does not touch the AECS: it writes a [`Histogram`] (1280 bytes, the same
+//! shape as the AECS code tables) to the job's destination (QPL `hw_iaa_histogram`,
+//! `hw_iaa_descriptor_init_statistic_collector`; docs/hardware.md, "Compress and the AECS").
 //!
 //! The accumulator holds bits that the engine emits before the job's own output, least
 //! significant bit first (deflate bit order): software places a block header there.
@@ -15,6 +18,10 @@ use crate::HwError;
 
 /// Size of the compress AECS in bytes.
 pub const COMPRESS_AECS_SIZE: usize = 1568;
+/// Size of the statistics-mode histogram that a compress job writes to its destination: 286
+/// literal/length counts, 2 reserved u32, 30 distance counts, 2 reserved u32 (QPL
+/// `hw_iaa_histogram`).
+pub const HISTOGRAM_SIZE: usize = 1280;
 /// Required alignment of an AECS in device memory.
 pub const AECS_ALIGN: u64 = 32;
 /// Number of literal/length symbols with a code entry.
@@ -332,25 +339,57 @@ impl CompressAecs {
             self.set_u32_at(off::DIST_CODES + 4 * i, c.to_entry());
         }
     }
+}
 
-    /// Statistics mode output: the literal/length histogram (one count per symbol).
-    pub fn ll_histogram(&self) -> [u32; NUM_LL_CODES] {
-        core::array::from_fn(|i| self.u32_at(off::LL_CODES + 4 * i))
+/// The statistics-mode output (QPL `hw_iaa_histogram`): one u32 count per literal/length and
+/// per distance symbol, little-endian, [`HISTOGRAM_SIZE`] bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Histogram {
+    /// Literal/length symbol counts (0..=285), at byte 0.
+    pub ll: [u32; NUM_LL_CODES],
+    /// Distance symbol counts (0..=29), at byte [`Histogram::DIST_OFFSET`].
+    pub dist: [u32; NUM_DIST_CODES],
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            ll: [0; NUM_LL_CODES],
+            dist: [0; NUM_DIST_CODES],
+        }
+    }
+}
+
+impl Histogram {
+    /// Byte offset of the distance counts (after 286 + 2 reserved u32).
+    pub const DIST_OFFSET: usize = 4 * (NUM_LL_CODES + 2);
+
+    /// The image a statistics job writes (reserved words zero).
+    pub fn to_bytes(&self) -> [u8; HISTOGRAM_SIZE] {
+        let mut b = [0u8; HISTOGRAM_SIZE];
+        for (i, v) in self.ll.iter().enumerate() {
+            b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        for (i, v) in self.dist.iter().enumerate() {
+            let o = Self::DIST_OFFSET + 4 * i;
+            b[o..o + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        b
     }
 
-    /// Statistics mode output: the distance histogram.
-    pub fn dist_histogram(&self) -> [u32; NUM_DIST_CODES] {
-        core::array::from_fn(|i| self.u32_at(off::DIST_CODES + 4 * i))
-    }
-
-    /// Writes histograms into the code-table positions (what statistics mode does).
-    pub fn set_histograms(&mut self, ll: &[u32; NUM_LL_CODES], dist: &[u32; NUM_DIST_CODES]) {
-        for (i, v) in ll.iter().enumerate() {
-            self.set_u32_at(off::LL_CODES + 4 * i, *v);
+    /// Reads an image back (at least [`HISTOGRAM_SIZE`] bytes; reserved words ignored).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, HwError> {
+        if bytes.len() < HISTOGRAM_SIZE {
+            return Err(HwError::InvalidField {
+                field: "histogram size",
+                value: bytes.len() as u64,
+            });
         }
-        for (i, v) in dist.iter().enumerate() {
-            self.set_u32_at(off::DIST_CODES + 4 * i, *v);
-        }
+        let at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+        Ok(Histogram {
+            ll: core::array::from_fn(|i| at(4 * i)),
+            dist: core::array::from_fn(|i| at(Self::DIST_OFFSET + 4 * i)),
+        })
     }
 }
 
@@ -458,6 +497,24 @@ mod tests {
         assert_eq!(c[2], HuffCode { code: 0b110, len: 3 });
         assert_eq!(c[3], HuffCode { code: 0b111, len: 3 });
         assert_eq!(c[2].reversed(), 0b011);
+    }
+
+    #[test]
+    fn histogram_layout_is_qpls() {
+        // QPL hw_iaa_histogram: u32 ll_sym[286], reserved1[2], d_sym[30], reserved2[2].
+        assert_eq!(HISTOGRAM_SIZE, (286 + 2 + 30 + 2) * 4);
+        let mut h = Histogram::default();
+        h.ll[0] = 0x0102_0304;
+        h.ll[285] = 7;
+        h.dist[0] = 9;
+        h.dist[29] = 11;
+        let b = h.to_bytes();
+        assert_eq!(&b[0..4], &[4, 3, 2, 1]);
+        assert_eq!(&b[285 * 4..286 * 4], &[7, 0, 0, 0]);
+        assert_eq!(&b[288 * 4..289 * 4], &[9, 0, 0, 0]);
+        assert_eq!(&b[317 * 4..318 * 4], &[11, 0, 0, 0]);
+        assert_eq!(Histogram::from_bytes(&b).unwrap(), h);
+        assert!(Histogram::from_bytes(&b[..1279]).is_err());
     }
 
     #[test]

@@ -66,12 +66,28 @@ bitflags! {
     /// IAA compress flags (descriptor bytes 38-39).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     pub struct CompressFlags: u16 {
-        /// Statistics mode: write literal/length and distance histograms to the AECS, no output.
+        /// Statistics mode: write the literal/length and distance histogram (1280 bytes, see
+        /// [`Histogram`](crate::aecs::Histogram)) to the *destination*; no compressed output, no
+        /// AECS read or written (QPL `hw_iaa_descriptor_init_statistic_collector`: destination =
+        /// the histogram, `max_dst_size` = 1280, no AECS, compression flags = `ADCF_STATS_MODE`).
         const STATS_MODE = 0x0001;
         /// Flush the output accumulator to whole bytes at the end.
         const FLUSH_OUTPUT = 0x0002;
         /// End-processing field, bits 3:2 (see [`EndProcessing`]).
         const END_PROC_MASK = 0x000c;
+        /// Generate literals only, no matches (QPL `ADCF_GEN_LITS`, bit 4).
+        const GEN_LITS = 0x0010;
+        /// Big-endian 16-bit Huffman output (QPL `ADCF_COMP_BE`, bit 5). Not modelled by the
+        /// emulator (refused there with 0x30).
+        const BE = 0x0020;
+        /// Indexing mini-block size field, bits 8:6 (QPL `ADCF_ENABLE_IDXING`). Not modelled.
+        const INDEXING_MASK = 0x01c0;
+        /// Load-dictionary field, bits 11:10 (QPL `ADCF_LOAD_DICT`, IAA 2.0 with IAACAP
+        /// dictionary compression). Not modelled.
+        const LOAD_DICT_MASK = 0x0c00;
+        /// Header-generation field, bits 14:12 (QPL `ADCF_ENABLE_HDR_GEN`, IAA 2.0 with IAACAP
+        /// header generation). Not modelled.
+        const HDR_GEN_MASK = 0x7000;
     }
 }
 
@@ -123,8 +139,12 @@ impl CompressFlags {
         Self::from_bits_retain(rest | (ep.bits() << 2))
     }
 
-    /// The flag bits the hardware defines for compress.
-    pub const DEFINED_MASK: u16 = 0x000f;
+    /// The flag bits the hardware defines for compress (QPL `own_hw_definitions.h`, `ADCF_*`):
+    /// bits 14:10 and 8:0.
+    pub const DEFINED_MASK: u16 = 0x7dff;
+    /// The flag bits the software engine (idxd-deflate) implements: statistics, flush, end
+    /// processing, literals only.
+    pub const MODELLED_MASK: u16 = 0x001f;
 }
 
 bitflags! {
@@ -141,24 +161,49 @@ bitflags! {
         const CHECK_EOB = 0x0008;
         /// With STOP_ON_EOB: stop only on the EOB of the final block.
         const SELECT_FINAL_EOB = 0x0010;
+        /// Big-endian 16-bit Huffman input (QPL `ADDF_DECOMP_BE`, bit 5). Not modelled.
+        const BE = 0x0020;
+        /// Ignore-end-bits field, bits 8:6 (QPL `ADDF_IGNORE_END_BITS`): how many bits at the
+        /// end of the last input byte are not part of the stream.
+        const IGNORE_END_BITS_MASK = 0x01c0;
         /// Do not write output (CRC and sizes are still computed): verify mode.
         const SUPPRESS_OUTPUT = 0x0200;
+        /// Indexing mini-block size field, bits 12:10 (QPL `ADDF_ENABLE_IDXING`). Not modelled.
+        const INDEXING_MASK = 0x1c00;
     }
 }
 
 impl DecompressFlags {
-    /// The flag bits the hardware defines for decompress that this model knows.
-    pub const DEFINED_MASK: u16 = 0x021f;
+    /// The flag bits the hardware defines for decompress (QPL `ADDF_*`; bit 14, the fourth
+    /// ignore-end-bits bit that QPL says only some parts have, is left out).
+    pub const DEFINED_MASK: u16 = 0x1fff;
+    /// The flag bits the software engine (idxd-deflate) implements.
+    pub const MODELLED_MASK: u16 = 0x03df;
+
+    /// The ignore-end-bits field (0..=7).
+    pub const fn ignore_end_bits(self) -> u32 {
+        (self.bits() as u32 >> 6) & 7
+    }
+
+    /// These flags with the ignore-end-bits field set to `n & 7`.
+    pub fn with_ignore_end_bits(self, n: u32) -> Self {
+        let rest = self.bits() & !Self::IGNORE_END_BITS_MASK.bits();
+        Self::from_bits_retain(rest | (((n & 7) as u16) << 6))
+    }
 }
 
 bitflags! {
     /// IAA CRC64 flags (descriptor bytes 38-39).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     pub struct Crc64Flags: u16 {
-        /// Invert the CRC (initial value all ones and final XOR with all ones).
+        /// Invert the CRC (initial value all ones and final XOR with all ones, over the CRC's
+        /// width). QPL `ADC64F_INVCRC`.
         const INVERT = 0x4000;
-        /// Most-significant bit first ("big-endian" bit order, the non-reflected CRC).
-        /// Clear means each byte is processed least-significant bit first (reflected).
-        const MSB_FIRST = 0x8000;
+        /// QPL `ADC64F_BE` ("the data is viewed as big endian"): bit 0 of each byte is the most
+        /// significant coefficient, i.e. the *reflected* CRC (gzip's CRC-32, CRC-64/XZ), and a
+        /// CRC narrower than 64 bits sits in the low bits of the result. Clear: the
+        /// non-reflected CRC (CRC-64/ECMA-182, CRC-32/BZIP2), a narrow one in the high bits.
+        /// Sources: QPL `c_operations_op_crc64.rst`, `ref_crc64`.
+        const BE = 0x8000;
     }
 }

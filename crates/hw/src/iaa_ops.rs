@@ -1,7 +1,7 @@
 //! Typed IAA operations: build a validated [`IaaDesc`] from an [`IaaOp`], and decode a
 //! descriptor back into the operation it requests.
 
-use crate::aecs::{AECS_ALIGN, COMPRESS_AECS_SIZE};
+use crate::aecs::{AECS_ALIGN, COMPRESS_AECS_SIZE, HISTOGRAM_SIZE};
 use crate::desc::IaaDesc;
 use crate::flags::{CompressFlags, Crc64Flags, DecompressFlags, DescFlags};
 use crate::opcode::IaaOpcode;
@@ -41,6 +41,18 @@ pub enum IaaOp {
     },
     /// Deflate `len` bytes at `src` into at most `max_dst` bytes at `dst`, with the code tables
     /// and output accumulator of the AECS at `aecs`.
+    ///
+    /// AECS double buffering (QPL `hw_iaa_aecs_compress_get_aecs_ptr`, `qpl_hw_check_job.cpp`):
+    /// `aecs_size` is the size of *one* copy; copy 0 is at `aecs`, copy 1 at `aecs + aecs_size`.
+    /// The job reads copy `aecs_select as usize` and, when it writes the AECS back, writes the
+    /// *other* copy; software flips `aecs_select` after every job that wrote. So the buffer must
+    /// hold two copies whenever the AECS is written back or `aecs_select` is set.
+    ///
+    /// Statistics mode ([`CompressFlags::STATS_MODE`]): the job reads and writes no AECS and
+    /// writes the 1280-byte histogram ([`Histogram`](crate::aecs::Histogram)) to `dst`; QPL
+    /// builds it with `aecs` = 0, `aecs_size` = 0 and `max_dst` = 1280
+    /// (`hw_iaa_descriptor_init_statistic_collector`). The builder requires `aecs` and
+    /// `aecs_size` to be 0, no write-back and no select, and `max_dst` >= 1280.
     Compress {
         /// Source.
         src: u64,
@@ -50,9 +62,9 @@ pub enum IaaOp {
         dst: u64,
         /// Room at the destination.
         max_dst: u32,
-        /// The compress AECS (32-byte aligned).
+        /// The compress AECS (32-byte aligned); 0 in statistics mode.
         aecs: u64,
-        /// Its size: 1568, or twice that when `aecs_select` toggles between two copies.
+        /// The size of one AECS copy (at least 1568, a multiple of 32); 0 in statistics mode.
         aecs_size: u32,
         /// Compress flags (the builder passes them through; end processing included).
         flags: CompressFlags,
@@ -60,7 +72,8 @@ pub enum IaaOp {
         crc32c: bool,
         /// When the AECS is written back.
         aecs_write: AecsWrite,
-        /// Read the second copy of the AECS and write the first (bit 22).
+        /// Read copy 1 of the AECS (at `aecs + aecs_size`) and write copy 0 (bit 22). Clear:
+        /// read copy 0, write copy 1.
         aecs_select: bool,
     },
     /// Inflate `len` bytes of raw deflate at `src` into at most `max_dst` bytes at `dst`.
@@ -146,13 +159,30 @@ impl IaaOp {
                         value: cf.bits() as u64,
                     });
                 }
+                if cf.contains(CompressFlags::STATS_MODE) {
+                    if aecs != 0 || aecs_size != 0 || aecs_select || aecs_write != AecsWrite::Never {
+                        return Err(BuildError::InvalidFlags {
+                            op: "compress (statistics mode)",
+                            why: "statistics mode reads and writes no AECS",
+                        });
+                    }
+                    if (max_dst as usize) < HISTOGRAM_SIZE {
+                        return Err(BuildError::OutOfRange {
+                            what: "statistics max destination size (1280 needed)",
+                            value: max_dst as u64,
+                        });
+                    }
+                    (d.src1_addr, d.src1_size, d.dst_addr, d.max_dst_size) = (src, len, dst, max_dst);
+                    d.op_flags = cf.bits();
+                    flags.set(DescFlags::CRC_RFC3720, crc32c);
+                    d.set_pasid(submit.pasid, submit.privileged);
+                    d.set_opcode_flags(self.opcode().code(), flags.bits());
+                    d.completion_addr = submit.completion_addr;
+                    d.int_handle = submit.interrupt.unwrap_or(0);
+                    return Ok(d);
+                }
                 check_align("AECS", aecs, AECS_ALIGN)?;
-                let need = if aecs_select {
-                    2 * COMPRESS_AECS_SIZE
-                } else {
-                    COMPRESS_AECS_SIZE
-                } as u32;
-                if aecs_size < need {
+                if (aecs_size as usize) < COMPRESS_AECS_SIZE || aecs_size as u64 % AECS_ALIGN != 0 {
                     return Err(BuildError::OutOfRange {
                         what: "AECS size",
                         value: aecs_size as u64,
@@ -343,15 +373,15 @@ mod tests {
             bad.build(&s, &LIM),
             Err(BuildError::Misaligned { what: "AECS", .. })
         ));
-        let mut sel = kernel_compress();
+        let mut small = kernel_compress();
         if let IaaOp::Compress {
-            ref mut aecs_select, ..
-        } = sel
+            ref mut aecs_size, ..
+        } = small
         {
-            *aecs_select = true;
+            *aecs_size = 1536;
         }
         assert!(matches!(
-            sel.build(&s, &LIM),
+            small.build(&s, &LIM),
             Err(BuildError::OutOfRange {
                 what: "AECS size",
                 ..
@@ -377,6 +407,69 @@ mod tests {
         .is_err());
         let fenced = Submit { fence: true, ..s };
         assert!(IaaOp::Noop.build(&fenced, &LIM).is_err());
+    }
+
+    #[test]
+    fn aecs_select_with_one_copy_is_what_qpl_builds() {
+        // QPL descriptor_compress_set_aecs: aecs_size = HW_AECS_COMPRESSION_SIZE (one copy),
+        // ADOF_AECS_SEL set when the read index is 1.
+        let mut op = kernel_compress();
+        if let IaaOp::Compress {
+            ref mut aecs_select,
+            ref mut aecs_write,
+            ..
+        } = op
+        {
+            *aecs_select = true;
+            *aecs_write = AecsWrite::Always;
+        }
+        let d = op.build(&Submit::polled(0x40), &LIM).unwrap();
+        assert_eq!(d.src2_size, 1568);
+        assert!(d
+            .flags()
+            .contains(DescFlags::AECS_SELECT | DescFlags::WR_SRC2_AECS_ALWAYS));
+        assert_eq!(IaaOp::decode(&d).unwrap().1, op);
+    }
+
+    #[test]
+    fn statistics_mode_is_what_qpl_builds() {
+        // QPL hw_iaa_descriptor_init_statistic_collector: destination = histogram,
+        // max_destination_size = sizeof(hw_iaa_histogram) = 1280, aecs_ptr = NULL,
+        // aecs_size = 0, compression_flags = ADCF_STATS_MODE, no src2 read/write flags.
+        let op = IaaOp::Compress {
+            src: 0x10000,
+            len: 4096,
+            dst: 0x20000,
+            max_dst: 1280,
+            aecs: 0,
+            aecs_size: 0,
+            flags: CompressFlags::STATS_MODE,
+            crc32c: false,
+            aecs_write: AecsWrite::Never,
+            aecs_select: false,
+        };
+        let d = op.build(&Submit::polled(0x40), &LIM).unwrap();
+        assert_eq!(
+            (d.src2_addr, d.src2_size, d.max_dst_size, d.op_flags),
+            (0, 0, 1280, 1)
+        );
+        assert_eq!(d.flags(), DescFlags::CRAV | DescFlags::RCR);
+        assert_eq!(IaaOp::decode(&d).unwrap().1, op);
+        let mut with_aecs = op;
+        if let IaaOp::Compress {
+            ref mut aecs,
+            ref mut aecs_size,
+            ..
+        } = with_aecs
+        {
+            (*aecs, *aecs_size) = (0x3000, 1568);
+        }
+        assert!(with_aecs.build(&Submit::polled(0x40), &LIM).is_err());
+        let mut small = op;
+        if let IaaOp::Compress { ref mut max_dst, .. } = small {
+            *max_dst = 1279;
+        }
+        assert!(small.build(&Submit::polled(0x40), &LIM).is_err());
     }
 
     #[test]

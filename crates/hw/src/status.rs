@@ -17,7 +17,7 @@ code_enum! {
         Success = 0x01 => "success",
         SuccessPred = 0x02 => "success with false predicate",
         PageFaultNoBof = 0x03 => "page fault (block on fault not set): partial completion",
-        PageFaultIr = 0x04 => "page fault reading the intermediate result",
+        PageFaultIr = 0x04 => "invalid response to a page request: partial completion",
         BatchFail = 0x05 => "batch: one or more members failed",
         BatchPageFault = 0x06 => "batch: page fault reading the descriptor list",
         DrOffsetNoInc = 0x07 => "delta record offsets not increasing",
@@ -46,11 +46,17 @@ code_enum! {
 }
 
 code_enum! {
-    /// IAA completion status (`enum iax_completion_status`, the kernel's table).
+    /// IAA completion status (`enum iax_completion_status`, the kernel's table, and QPL
+    /// `hw_status.h`, which adds the page-fault status 0x03 the kernel enum lacks).
     pub enum IaaStatus: u8 {
         None = 0x00 => "not yet completed",
         Success = 0x01 => "success",
-        PageFaultIr = 0x04 => "page fault",
+        /// QPL `AD_STATUS_READ_PAGE_FAULT` (0x03) / `AD_STATUS_WRITE_PAGE_FAULT` (0x83, bit 7
+        /// set): the job did not complete; `fault_addr` says where. QPL touches that address
+        /// and resubmits the whole job.
+        PageFault = 0x03 => "page fault (bit 7: on a write)",
+        /// The kernel's `IAX_COMP_PAGE_FAULT_IR`: a page request got an invalid response.
+        PageFaultIr = 0x04 => "invalid response to a page request",
         AnalyticsError = 0x0a => "analytics error (see error code)",
         OutbufOverflow = 0x0b => "output buffer overflow (recoverable)",
         BadOpcode = 0x10 => "unsupported opcode",
@@ -81,7 +87,7 @@ code_enum! {
 
 code_enum! {
     /// IAA analytics error codes: the `error_code` byte of a record whose status is
-    /// [`IaaStatus::AnalyticsError`].
+    /// [`IaaStatus::AnalyticsError`] (QPL `hw_status.h`, `AD_ERROR_CODE_*`; 33 is not defined).
     pub enum AnalyticsError: u8 {
         HeaderTooBig = 1 => "deflate header too big",
         UndefCodeLengthCode = 2 => "undefined code-length code",
@@ -102,10 +108,22 @@ code_enum! {
         DistanceTooFar = 17 => "distance beyond the 4 KiB history",
         RefBeforeStart = 18 => "reference before the start of the output",
         Timeout = 19 => "timeout",
-        OutputOverflow = 21 => "output overflow",
+        PrleFormat = 20 => "PRLE record incorrect or truncated",
+        OutputWidthTooSmall = 21 => "output bit-width overflow (analytics)",
+        AecsError = 22 => "AECS contains an invalid value",
         Src1TooSmall = 23 => "source 1 too small",
         Src2TooShort = 24 => "source 2 too short",
         CompressOutputOverflow = 25 => "compressed output does not fit in max_dst_size",
+        DistSpansMiniBlocks = 26 => "indexing: a match references another mini-block",
+        LenSpansMiniBlocks = 27 => "indexing: a match runs into the next mini-block",
+        InvalidBlockSize = 28 => "invalid mini-block size",
+        VerifyFailure = 29 => "decompress verify detected incorrect output",
+        InvalidHuffCode = 30 => "compressor tried to use an invalid Huffman code",
+        PrleBitWidthTooLarge = 31 => "PRLE bit-width above 32",
+        TooFewElements = 32 => "input ended before the number of elements",
+        InvalidZdecompHeader = 34 => "zero-decompress input ended inside a record header",
+        TooManyLlCodes = 35 => "more than 286 literal/length codes declared",
+        TooManyDistCodes = 36 => "more than 30 distance codes declared",
     }
 }
 
@@ -170,6 +188,37 @@ mod tests {
     }
 
     #[test]
+    fn iaa_page_faults_are_0x03_and_0x83() {
+        // QPL hw_status.h: AD_STATUS_READ_PAGE_FAULT = 3, AD_STATUS_WRITE_PAGE_FAULT = 3 + 128.
+        let r = StatusByte::decode(0x03);
+        assert_eq!((r.iaa(), r.fault_on_write), (Some(IaaStatus::PageFault), false));
+        let w = StatusByte::decode(0x83);
+        assert_eq!((w.iaa(), w.fault_on_write), (Some(IaaStatus::PageFault), true));
+        assert_eq!(IaaStatus::PageFault.code(), 0x03);
+        // The kernel's IAX_COMP_PAGE_FAULT_IR is 4, a different condition.
+        assert_eq!(IaaStatus::PageFaultIr.code(), 0x04);
+    }
+
+    #[test]
+    fn analytics_error_codes_follow_qpl() {
+        // QPL hw_status.h AD_ERROR_CODE_*.
+        for (code, e) in [
+            (20, AnalyticsError::PrleFormat),
+            (21, AnalyticsError::OutputWidthTooSmall),
+            (22, AnalyticsError::AecsError),
+            (25, AnalyticsError::CompressOutputOverflow),
+            (29, AnalyticsError::VerifyFailure),
+            (30, AnalyticsError::InvalidHuffCode),
+            (34, AnalyticsError::InvalidZdecompHeader),
+            (35, AnalyticsError::TooManyLlCodes),
+            (36, AnalyticsError::TooManyDistCodes),
+        ] {
+            assert_eq!(AnalyticsError::from_code(code), Some(e));
+        }
+        assert_eq!(AnalyticsError::from_code(33), None);
+    }
+
+    #[test]
     fn every_code_round_trips_and_unknown_codes_are_refused() {
         for s in DsaStatus::ALL {
             assert_eq!(DsaStatus::from_code(s.code()), Some(*s));
@@ -183,7 +232,7 @@ mod tests {
         }
         assert_eq!(DsaStatus::from_code(0x0a), None);
         assert_eq!(IaaStatus::from_code(0x02), None);
-        assert!(AnalyticsError::try_from(20).is_err());
+        assert!(AnalyticsError::try_from(33).is_err());
         assert_eq!(AnalyticsError::CompressOutputOverflow.code(), 0x19);
         assert_eq!(
             format!("{}", IaaStatus::OutbufOverflow),

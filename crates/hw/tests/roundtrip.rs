@@ -206,7 +206,7 @@ fn iaa_op() -> impl Strategy<Value = IaaOp> {
             0u16..16,
             any::<[bool; 2]>(),
             aecs_write,
-            3136u32..=4096
+            1568u32..=4096
         )
             .prop_map(
                 |(src, len, dst, max_dst, aecs, f, b, aecs_write, size)| IaaOp::Compress {
@@ -215,8 +215,10 @@ fn iaa_op() -> impl Strategy<Value = IaaOp> {
                     dst,
                     max_dst,
                     aecs: aecs & !31,
-                    aecs_size: if b[1] { size } else { 1568 },
-                    flags: CompressFlags::from_bits_retain(f),
+                    // One copy, a multiple of 32 (QPL: HW_AECS_COMPRESSION_SIZE with or
+                    // without the select bit). Statistics mode has no AECS: left out here.
+                    aecs_size: (size & !31).max(1568),
+                    flags: CompressFlags::from_bits_retain(f & !1),
                     crc32c: b[0],
                     aecs_write,
                     aecs_select: b[1],
