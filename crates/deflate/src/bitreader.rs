@@ -24,6 +24,8 @@ pub(crate) struct BitReader<'a> {
     bits: u32,
     /// Virtual zero bytes loaded past the end of the input.
     overrun: u32,
+    /// Bits at the top of the last byte that are not part of the stream (ignore-end-bits).
+    ignored: u32,
 }
 
 impl<'a> BitReader<'a> {
@@ -34,7 +36,25 @@ impl<'a> BitReader<'a> {
             buf: 0,
             bits: 0,
             overrun: 0,
+            ignored: 0,
         }
+    }
+
+    /// A reader whose stream ends `ignored` (0..=7) bits before the end of `input`. The caller
+    /// passes an input whose ignored bits are zero, so reading them is like reading past the
+    /// end.
+    pub(crate) fn with_ignored_end_bits(input: &'a [u8], ignored: u32) -> Self {
+        let mut r = Self::new(input);
+        if !input.is_empty() {
+            r.ignored = ignored.min(7);
+        }
+        r
+    }
+
+    /// The stream's length in bits.
+    #[inline(always)]
+    fn total_bits(&self) -> u64 {
+        self.input.len() as u64 * 8 - self.ignored as u64
     }
 
     /// Tops the buffer up to at least 56 bits.
@@ -140,7 +160,7 @@ impl<'a> BitReader<'a> {
 
     /// Whether bits beyond the end of the input have been consumed.
     pub(crate) fn past_end(&self) -> bool {
-        self.consumed_bits() > self.input.len() as u64 * 8
+        self.consumed_bits() > self.total_bits()
     }
 
     /// Bits in the buffer.
@@ -151,7 +171,7 @@ impl<'a> BitReader<'a> {
 
     /// Real input bits not consumed yet.
     pub(crate) fn bits_left(&self) -> u64 {
-        (self.input.len() as u64 * 8).saturating_sub(self.consumed_bits())
+        self.total_bits().saturating_sub(self.consumed_bits())
     }
 
     /// Skips to the next byte boundary and returns the byte position there (which may lie

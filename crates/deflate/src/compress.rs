@@ -1,7 +1,7 @@
 //! The IAA compress operation (opcode 0x43): LZ77 over a 4 KiB window, Huffman coding with the
 //! code tables an AECS carries, end processing, and statistics mode.
 
-use idxd_hw::aecs::{ACCUMULATOR_BITS, NUM_DIST_CODES, NUM_LL_CODES};
+use idxd_hw::aecs::{Histogram, ACCUMULATOR_BITS, HISTOGRAM_SIZE, NUM_DIST_CODES, NUM_LL_CODES};
 use idxd_hw::{AnalyticsError, CompressAecs, CompressFlags, EndProcessing, HuffCode};
 
 use super::bitwriter::{BitWriter, Overflow};
@@ -14,7 +14,9 @@ use super::EngineError;
 /// AECS write-back stores (the engine has already put it into the AECS it was given).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CompressDone {
-    /// Output bytes written (record `output_size`). 0 in statistics mode.
+    /// Output bytes written (record `output_size`). In statistics mode the histogram's size,
+    /// 1280 (the emulator's reading: no public source gives the record's `output_size` for a
+    /// statistics job).
     pub output_size: usize,
     /// Valid bits in the last output byte (record `output_bits`); 0 means the last byte is
     /// full (or nothing was written). Only a flushed job ends on a partial byte.
@@ -43,26 +45,31 @@ pub struct CompressDone {
 ///   (`00` block type, byte aligned, LEN 0, NLEN 0xffff), or EOB and an empty *final* stored
 ///   block. [`CompressFlags::FLUSH_OUTPUT`] writes a last partial byte zero-padded; without it
 ///   the partial bits stay in the accumulator ([`CompressDone::pending`]).
-/// - Statistics mode ([`CompressFlags::STATS_MODE`]) writes no output: the literal/length and
-///   distance histograms of the parse replace the AECS code tables (the EOB symbol, 256, is
-///   counted once when the end processing would append one).
+/// - Statistics mode ([`CompressFlags::STATS_MODE`]) writes no compressed output: the
+///   literal/length and distance histogram of the parse ([`Histogram`], 1280 bytes) goes to
+///   `out` and the AECS is neither read nor changed (QPL
+///   `hw_iaa_descriptor_init_statistic_collector`; the EOB symbol, 256, is counted once when
+///   the end processing would append one). The CRC and XOR checksum start from 0. `out`
+///   shorter than 1280 bytes: error 25.
+/// - [`CompressFlags::GEN_LITS`] (QPL `ADCF_GEN_LITS`): literals only, no matches.
 /// - No match is farther than 4096 bytes or shorter than 4 bytes.
 /// - The CRC and the XOR checksum continue from the AECS fields (both 0 for a fresh AECS).
 ///
 /// On success the AECS holds what a write-back stores: the new CRC and XOR checksum and the
-/// pending accumulator bits (or, in statistics mode, the histograms). On error it is left as
-/// it was, so a write-back "on overflow" keeps the state the job started from.
+/// pending accumulator bits (unchanged in statistics mode). On error it is left as it was, so
+/// a write-back "on overflow" keeps the state the job started from.
 ///
 /// Errors (status 0x0a unless said otherwise):
 /// - the output does not fit in `out`: error 25 ([`AnalyticsError::CompressOutputOverflow`]);
 ///   nothing is written past `out.len()`;
-/// - a code the output needs has length 0 in the AECS: error 11 for a literal/length symbol
-///   (the EOB included), 12 for a distance symbol ("undefined code", the closest codes the
-///   hardware lists);
+/// - a code the output needs has length 0 in the AECS: error 30
+///   ([`AnalyticsError::InvalidHuffCode`], QPL `AD_ERROR_CODE_INVALID_HUFFCODE`, "compressor
+///   tried to use an invalid huffman code");
 /// - a code entry that is not `(len <= 15) << 15 | code < 2^len`: error 9 (literal/length
 ///   table) or 10 (distance table), "bad code lengths";
 /// - an accumulator bit count above 2048: error 1, "header too big";
-/// - flag bits the hardware does not define: status 0x30.
+/// - flag bits outside [`CompressFlags::MODELLED_MASK`] (undefined, or defined but not
+///   modelled: big-endian output, indexing, dictionary, header generation): status 0x30.
 pub fn compress(
     input: &[u8],
     aecs: &mut CompressAecs,
@@ -70,29 +77,29 @@ pub fn compress(
     crc32c: bool,
     out: &mut [u8],
 ) -> Result<CompressDone, EngineError> {
-    if flags.bits() & !CompressFlags::DEFINED_MASK != 0 {
+    if flags.bits() & !CompressFlags::MODELLED_MASK != 0 {
         return Err(EngineError::InvalidFlags { flags: flags.bits() });
     }
-    let crc = CrcKind::from_crc32c_flag(crc32c).update(aecs.crc(), input);
-    let xor = aecs.xor_checksum() as u16 ^ xor16(input);
+    let literals_only = flags.contains(CompressFlags::GEN_LITS);
     let end = flags.end_processing();
 
     if flags.contains(CompressFlags::STATS_MODE) {
-        let mut stats = Histogram {
-            ll: [0; NUM_LL_CODES],
-            dist: [0; NUM_DIST_CODES],
-        };
-        if let Err(never) = parse(input, &mut stats) {
+        // No AECS: the checksums start from 0.
+        let crc = CrcKind::from_crc32c_flag(crc32c).update(0, input);
+        let xor = xor16(input);
+        let mut stats = Counter(Histogram::default());
+        if let Err(never) = run_parse(input, literals_only, &mut stats) {
             match never {}
         }
         if end != EndProcessing::None {
-            stats.ll[EOB] = stats.ll[EOB].saturating_add(1);
+            stats.0.ll[EOB] = stats.0.ll[EOB].saturating_add(1);
         }
-        aecs.set_histograms(&stats.ll, &stats.dist);
-        aecs.set_crc(crc);
-        aecs.set_xor_checksum(xor as u32);
+        let Some(dst) = out.get_mut(..HISTOGRAM_SIZE) else {
+            return Err(EngineError::analytics(AnalyticsError::CompressOutputOverflow));
+        };
+        dst.copy_from_slice(&stats.0.to_bytes());
         return Ok(CompressDone {
-            output_size: 0,
+            output_size: HISTOGRAM_SIZE,
             output_bits: 0,
             crc,
             xor_checksum: xor,
@@ -100,6 +107,8 @@ pub fn compress(
             pending_bits: 0,
         });
     }
+    let crc = CrcKind::from_crc32c_flag(crc32c).update(aecs.crc(), input);
+    let xor = aecs.xor_checksum() as u16 ^ xor16(input);
 
     let acc_bits = aecs.accumulator_bits();
     if acc_bits > ACCUMULATOR_BITS {
@@ -127,7 +136,7 @@ pub fn compress(
             .map_err(overflow)?;
     }
 
-    parse(input, &mut enc).map_err(overflow)?;
+    run_parse(input, literals_only, &mut enc).map_err(overflow)?;
 
     if end != EndProcessing::None {
         enc.eob().map_err(overflow)?;
@@ -147,11 +156,8 @@ pub fn compress(
         missing_dist,
         ..
     } = enc;
-    if missing_ll != 0 {
-        return Err(EngineError::analytics(AnalyticsError::BadLlCode));
-    }
-    if missing_dist != 0 {
-        return Err(EngineError::analytics(AnalyticsError::BadDistCode));
+    if missing_ll != 0 || missing_dist != 0 {
+        return Err(EngineError::analytics(AnalyticsError::InvalidHuffCode));
     }
     let fin = w
         .finish(flags.contains(CompressFlags::FLUSH_OUTPUT))
@@ -171,19 +177,28 @@ pub fn compress(
     })
 }
 
-/// Statistics mode: counts symbols.
-struct Histogram {
-    ll: [u32; NUM_LL_CODES],
-    dist: [u32; NUM_DIST_CODES],
+/// The LZ77 parse, or (literals only) the whole input as literals.
+fn run_parse<S: TokenSink>(input: &[u8], literals_only: bool, sink: &mut S) -> Result<(), S::Error> {
+    if literals_only {
+        if input.is_empty() {
+            return Ok(());
+        }
+        sink.literals(input)
+    } else {
+        parse(input, sink)
+    }
 }
 
-impl TokenSink for Histogram {
+/// Statistics mode: counts symbols.
+struct Counter(Histogram);
+
+impl TokenSink for Counter {
     type Error = core::convert::Infallible;
 
     #[inline]
     fn literals(&mut self, bytes: &[u8]) -> Result<(), Self::Error> {
         for &b in bytes {
-            self.ll[b as usize] = self.ll[b as usize].saturating_add(1);
+            self.0.ll[b as usize] = self.0.ll[b as usize].saturating_add(1);
         }
         Ok(())
     }
@@ -191,9 +206,9 @@ impl TokenSink for Histogram {
     #[inline]
     fn matched(&mut self, len: usize, dist: usize) -> Result<(), Self::Error> {
         let l = 257 + LEN_SYM[len] as usize;
-        self.ll[l] = self.ll[l].saturating_add(1);
+        self.0.ll[l] = self.0.ll[l].saturating_add(1);
         let d = DIST_SYM[dist] as usize;
-        self.dist[d] = self.dist[d].saturating_add(1);
+        self.0.dist[d] = self.0.dist[d].saturating_add(1);
         Ok(())
     }
 }

@@ -47,7 +47,11 @@ pub struct DecompressDone {
 /// `max_dst_size`.
 ///
 /// # Flags
-/// - [`DecompressFlags::ENABLE`] must be set, and no undefined bit (else status 0x30).
+/// - [`DecompressFlags::ENABLE`] must be set, and no bit outside
+///   [`DecompressFlags::MODELLED_MASK`] (else status 0x30): big-endian input and indexing are
+///   not modelled.
+/// - Ignore-end-bits (bits 8:6): the stream ends that many bits before the end of the last
+///   input byte (those bits are not read; a stream that needs them is truncated, error 15).
 /// - The job ends at the end of the final block. With [`DecompressFlags::STOP_ON_EOB`] it ends
 ///   at the first end-of-block code (with [`DecompressFlags::SELECT_FINAL_EOB`] too: only at
 ///   the final block's, which is the default end anyway). Stored blocks have no EOB code.
@@ -63,8 +67,9 @@ pub struct DecompressDone {
 /// # Errors
 /// - Output beyond `out.len()`: [`EngineError::OutputOverflow`] (status 0x0b, recoverable),
 ///   with every byte that fits written (`produced == out.len()`).
-/// - Status 0x0a with: 13 block type 11; 14 stored LEN != !NLEN; 6 HLIT > 29 (more than 286
-///   literal/length codes); 7 HDIST > 29; 8 code-length code over-subscribed, incomplete
+/// - Status 0x0a with: 13 block type 11; 14 stored LEN != !NLEN; 35 HLIT > 29 (more than 286
+///   literal/length codes, QPL `AD_ERROR_CODE_TOO_MANY_LL_CODES`); 36 HDIST > 29 (more than 30
+///   distance codes, `AD_ERROR_CODE_TOO_MANY_D_CODES`); 8 code-length code over-subscribed, incomplete
 ///   (other than a single one-bit code) or empty; 2 a code-length bit pattern with no code;
 ///   3 a repeat (16) as the very first length; 9 / 10 literal/length / distance code lengths
 ///   over-subscribed or incomplete (other than a single one-bit code, or for distances no code
@@ -83,9 +88,22 @@ pub fn decompress(
     crc32c: bool,
     out: &mut [u8],
 ) -> Result<DecompressDone, EngineError> {
-    if flags.bits() & !DecompressFlags::DEFINED_MASK != 0 || !flags.contains(DecompressFlags::ENABLE) {
+    if flags.bits() & !DecompressFlags::MODELLED_MASK != 0 || !flags.contains(DecompressFlags::ENABLE) {
         return Err(EngineError::InvalidFlags { flags: flags.bits() });
     }
+    // Ignore-end-bits (QPL `ADDF_IGNORE_END_BITS`): the top `n` bits of the last byte are not
+    // part of the stream. They are read as zeros, like the bits past the end of the input.
+    let masked;
+    let input = match (flags.ignore_end_bits(), input.split_last()) {
+        (0, _) | (_, None) => input,
+        (n, Some((&last, head))) => {
+            let mut v = Vec::with_capacity(input.len());
+            v.extend_from_slice(head);
+            v.push(last & (0xff >> n));
+            masked = v;
+            &masked[..]
+        }
+    };
     let kind = CrcKind::from_crc32c_flag(crc32c);
     let mut scratch = Vec::new();
     let mut o = if flags.contains(DecompressFlags::SUPPRESS_OUTPUT) {
@@ -94,7 +112,7 @@ pub fn decompress(
     } else {
         Output::direct(out, kind)
     };
-    let mut br = BitReader::new(input);
+    let mut br = BitReader::with_ignored_end_bits(input, flags.ignore_end_bits());
     match run(&mut br, &mut o, flags) {
         Ok(end) => {
             let consumed = br.consumed_bits().div_ceil(8);
@@ -253,11 +271,13 @@ fn dynamic_header(br: &mut BitReader<'_>, ll: &mut [u32], dist: &mut [u32]) -> R
     let hlit = br.read(5)? as usize + 257;
     let hdist = br.read(5)? as usize + 1;
     let hclen = br.read(4)? as usize + 4;
+    // QPL hw_status.h / inflate_errors.cpp: more than 286 literal/length or 30 distance codes
+    // declared is 35 / 36 on the hardware path.
     if hlit > 286 {
-        return Err(err(AnalyticsError::WrongNumLlCodes));
+        return Err(err(AnalyticsError::TooManyLlCodes));
     }
     if hdist > 30 {
-        return Err(err(AnalyticsError::WrongNumDistCodes));
+        return Err(err(AnalyticsError::TooManyDistCodes));
     }
     let mut cl_len = [0u8; 19];
     for &s in &CL_ORDER[..hclen] {

@@ -7,7 +7,9 @@
 //!   HLIT/HDIST/HCLEN, code-length code, run-length coded lengths) written into the
 //!   accumulator; the compress job with that AECS is the second pass.
 
-use idxd_hw::aecs::{canonical_codes, fixed_ll_lengths, NUM_DIST_CODES, NUM_LL_CODES};
+use idxd_hw::aecs::{
+    canonical_codes, fixed_ll_lengths, Histogram, HISTOGRAM_SIZE, NUM_DIST_CODES, NUM_LL_CODES,
+};
 use idxd_hw::{CompressAecs, CompressFlags, EndProcessing, HuffCode};
 
 use super::compress::{compress, CompressDone};
@@ -46,22 +48,27 @@ pub fn dynamic_aecs(input: &[u8]) -> CompressAecs {
 /// fallback when the dynamic header does not fit in the 2048-bit accumulator (possible only
 /// for inputs that use nearly every symbol with very uneven frequencies); the choice says which.
 pub fn dynamic_aecs_with_choice(input: &[u8]) -> (CompressAecs, TableChoice) {
-    let mut stats = CompressAecs::new();
+    let mut out = [0u8; HISTOGRAM_SIZE];
     let flags = CompressFlags::STATS_MODE.with_end_processing(EndProcessing::Eob);
-    if compress(input, &mut stats, flags, false, &mut []).is_err() {
-        // Statistics mode with defined flags does not fail; stay correct if it ever did.
-        return (CompressAecs::fixed(), TableChoice::FixedCheaper);
+    let parsed = compress(input, &mut CompressAecs::new(), flags, false, &mut out)
+        .ok()
+        .and_then(|_| Histogram::from_bytes(&out).ok());
+    match parsed {
+        Some(h) => aecs_from_statistics(&h),
+        // Statistics mode with defined flags and room for the histogram does not fail; stay
+        // correct if it ever did.
+        None => (CompressAecs::fixed(), TableChoice::FixedCheaper),
     }
-    aecs_from_statistics(&stats)
 }
 
 /// The second half of dynamic mode: builds the dynamic-block AECS (or falls back to the fixed
-/// one, see [`dynamic_aecs_with_choice`]) from an AECS that a statistics-mode compress job
-/// (end processing "append EOB") wrote back, on a device or in this engine. This is what a
-/// driver does between the device's statistics pass and its compress pass.
-pub fn aecs_from_statistics(stats: &CompressAecs) -> (CompressAecs, TableChoice) {
-    let mut ll_freq = stats.ll_histogram();
-    let dist_freq = stats.dist_histogram();
+/// one, see [`dynamic_aecs_with_choice`]) from the histogram that a statistics-mode compress
+/// job wrote to its destination (QPL `hw_iaa_histogram`, read back with
+/// [`Histogram::from_bytes`]), on a device or in this engine. This is what a driver does
+/// between the device's statistics pass and its compress pass.
+pub fn aecs_from_statistics(stats: &Histogram) -> (CompressAecs, TableChoice) {
+    let mut ll_freq = stats.ll;
+    let dist_freq = stats.dist;
     ll_freq[EOB] = ll_freq[EOB].max(1);
 
     let mut ll_len = [0u8; NUM_LL_CODES];

@@ -107,9 +107,12 @@ fn dyn_header(hlit: u32, hdist: u32, cl_in_order: &[u32]) -> Bits {
 
 #[test]
 fn dynamic_header_errors() {
-    // HLIT = 30 (287 codes): 6. HDIST = 30 (31 codes): 7.
-    assert_eq!(inflate_code(&dyn_header(30, 0, &[1, 1, 1, 1]).bytes), 6);
-    assert_eq!(inflate_code(&dyn_header(0, 30, &[1, 1, 1, 1]).bytes), 7);
+    // HLIT = 30 (287 codes): 35. HDIST = 30 (31 codes): 36. QPL hw_status.h
+    // AD_ERROR_CODE_TOO_MANY_LL_CODES / _D_CODES; QPL's inflate_errors.cpp expects 235 / 236
+    // (QPL_STS_TOO_MANY_*_CODES_ERR = 200 + code) on the hardware path for these headers.
+    assert_eq!(inflate_code(&dyn_header(30, 0, &[1, 1, 1, 1]).bytes), 35);
+    assert_eq!(inflate_code(&dyn_header(0, 30, &[1, 1, 1, 1]).bytes), 36);
+    assert_eq!(inflate_code(&dyn_header(31, 31, &[1, 1, 1, 1]).bytes), 35);
     // Code-length code: all zero, over-subscribed, incomplete: 8.
     assert_eq!(inflate_code(&dyn_header(0, 0, &[0, 0, 0, 0]).bytes), 8);
     assert_eq!(inflate_code(&dyn_header(0, 0, &[1, 1, 1, 0]).bytes), 8);

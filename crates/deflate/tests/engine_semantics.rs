@@ -10,7 +10,7 @@ use idxd_deflate::{
     compress, compress_page_dynamic, compress_page_fixed, crc32, crc32c, crc64, decompress, dynamic_aecs,
     dynamic_aecs_with_choice, xor16, EngineError, StreamEnd, TableChoice,
 };
-use idxd_hw::aecs::{fixed_dist_codes, fixed_ll_codes};
+use idxd_hw::aecs::{fixed_dist_codes, fixed_ll_codes, Histogram};
 use idxd_hw::{
     AnalyticsError, CompressAecs, CompressFlags, Crc64Flags, DecompressFlags, EndProcessing, HuffCode,
 };
@@ -211,15 +211,23 @@ fn flush_reports_output_bits_and_no_flush_keeps_them() {
 }
 
 #[test]
-fn statistics_mode_writes_histograms_and_no_output() {
+fn statistics_mode_writes_the_histogram_to_the_destination_not_the_aecs() {
+    // QPL hw_iaa_descriptor_init_statistic_collector: the histogram (hw_iaa_histogram,
+    // 1280 bytes) is the destination; no AECS.
     let data = text(4000);
     let mut aecs = CompressAecs::fixed();
     let flags = CompressFlags::STATS_MODE.with_end_processing(EndProcessing::Eob);
-    let r = compress(&data, &mut aecs, flags, false, &mut []).unwrap();
-    assert_eq!(r.output_size, 0);
+    let mut out = vec![0xEEu8; 2000];
+    let r = compress(&data, &mut aecs, flags, false, &mut out).unwrap();
+    assert_eq!(r.output_size, 1280);
     assert_eq!(r.crc, crc32(0, &data));
-    let ll = aecs.ll_histogram();
-    let dist = aecs.dist_histogram();
+    assert_eq!(aecs, CompressAecs::fixed(), "the AECS is untouched");
+    assert!(
+        out[1280..].iter().all(|&b| b == 0xEE),
+        "nothing past the histogram"
+    );
+    let h = Histogram::from_bytes(&out).unwrap();
+    let (ll, dist) = (h.ll, h.dist);
     assert_eq!(ll[256], 1);
     let matches: u32 = ll[257..].iter().sum();
     assert_eq!(matches, dist.iter().sum::<u32>());
@@ -228,10 +236,43 @@ fn statistics_mode_writes_histograms_and_no_output() {
     let literals: u32 = ll[..256].iter().sum();
     assert!(literals < data.len() as u32);
     // The EOB is counted only when the end processing appends one.
-    let without_eob = CompressFlags::STATS_MODE;
-    let mut a2 = CompressAecs::new();
-    compress(&data, &mut a2, without_eob, false, &mut []).unwrap();
-    assert_eq!(a2.ll_histogram()[256], 0);
+    let mut out2 = vec![0u8; 1280];
+    compress(
+        &data,
+        &mut CompressAecs::new(),
+        CompressFlags::STATS_MODE,
+        false,
+        &mut out2,
+    )
+    .unwrap();
+    assert_eq!(Histogram::from_bytes(&out2).unwrap().ll[256], 0);
+    // Less room than the histogram: error 25.
+    let e = compress(&data, &mut aecs, flags, false, &mut out[..1279]).unwrap_err();
+    assert_eq!(e.error_code(), 25);
+}
+
+#[test]
+fn literals_only_emits_no_match() {
+    // QPL ADCF_GEN_LITS: every byte a literal; in statistics mode no length/distance counts.
+    let data = text(4000);
+    let mut out = vec![0u8; 1280];
+    let flags = (CompressFlags::STATS_MODE | CompressFlags::GEN_LITS).with_end_processing(EndProcessing::Eob);
+    compress(&data, &mut CompressAecs::new(), flags, false, &mut out).unwrap();
+    let h = Histogram::from_bytes(&out).unwrap();
+    assert_eq!(h.ll[..256].iter().sum::<u32>(), 4000);
+    assert_eq!(h.ll[257..].iter().sum::<u32>(), 0);
+    assert_eq!(h.dist.iter().sum::<u32>(), 0);
+    let mut packed = vec![0u8; 8192];
+    let f = CompressFlags::GEN_LITS | CompressFlags::FLUSH_OUTPUT;
+    let c = compress(
+        &data,
+        &mut CompressAecs::fixed(),
+        f.with_end_processing(EndProcessing::Eob),
+        false,
+        &mut packed,
+    )
+    .unwrap();
+    assert_eq!(zlib_inflate(&packed[..c.output_size], 8192).unwrap(), data);
 }
 
 #[test]
@@ -284,7 +325,8 @@ fn missing_or_bad_codes() {
         &mut out,
     )
     .unwrap_err();
-    assert_eq!(e.analytics_error(), Some(AnalyticsError::BadLlCode));
+    // QPL AD_ERROR_CODE_INVALID_HUFFCODE (30): the compressor tried to use an invalid code.
+    assert_eq!(e.analytics_error(), Some(AnalyticsError::InvalidHuffCode));
     // Not needed: no error.
     compress(b"xxyy", &mut a, cflags(EndProcessing::Eob, true), false, &mut out).unwrap();
 
@@ -293,7 +335,7 @@ fn missing_or_bad_codes() {
     let mut a = CompressAecs::fixed();
     a.set_ll_codes(&ll);
     let e = compress(b"xy", &mut a, cflags(EndProcessing::Eob, true), false, &mut out).unwrap_err();
-    assert_eq!(e.error_code(), 11, "EOB without a code");
+    assert_eq!(e.error_code(), 30, "EOB without a code");
     compress(b"xy", &mut a, cflags(EndProcessing::None, true), false, &mut out).unwrap();
 
     let mut a = CompressAecs::fixed();
@@ -306,7 +348,7 @@ fn missing_or_bad_codes() {
         &mut out,
     )
     .unwrap_err();
-    assert_eq!(e.error_code(), 12);
+    assert_eq!(e.error_code(), 30);
 
     let mut a = CompressAecs::fixed();
     a.as_bytes_mut()[idxd_hw::aecs::off::LL_CODES + 4 * 5..][..4]
@@ -332,14 +374,17 @@ fn missing_or_bad_codes() {
         1
     );
 
-    let e = compress(
-        b"a",
-        &mut CompressAecs::fixed(),
-        CompressFlags::from_bits_retain(0x10),
-        false,
-        &mut out,
-    );
-    assert_eq!(e.unwrap_err().status().code(), 0x30);
+    // Bit 9 is not defined (QPL ADCF_*); bit 5 (ADCF_COMP_BE) is defined but not modelled.
+    for bits in [0x0200, 0x0020] {
+        let e = compress(
+            b"a",
+            &mut CompressAecs::fixed(),
+            CompressFlags::from_bits_retain(bits),
+            false,
+            &mut out,
+        );
+        assert_eq!(e.unwrap_err().status().code(), 0x30);
+    }
 }
 
 #[test]
@@ -350,10 +395,10 @@ fn canned_tables_other_than_fixed_work() {
     let b = text(3000).into_iter().rev().collect::<Vec<u8>>();
     let mut aecs = dynamic_aecs(&a);
     let mut out = vec![0u8; 8192];
-    // b may use symbols a did not: then the job fails with 11/12, else the stream is valid.
+    // b may use symbols a did not: then the job fails with 30, else the stream is valid.
     match compress(&b, &mut aecs, cflags(EndProcessing::Eob, true), false, &mut out) {
         Ok(r) => assert_eq!(zlib_inflate(&out[..r.output_size], b.len()).unwrap(), b),
-        Err(e) => assert!(matches!(e.error_code(), 11 | 12)),
+        Err(e) => assert_eq!(e.error_code(), 30),
     }
 }
 
@@ -479,18 +524,42 @@ fn stop_on_eob_and_select_final() {
 }
 
 #[test]
+fn ignore_end_bits_drops_the_top_bits_of_the_last_byte() {
+    // QPL ADDF_IGNORE_END_BITS (bits 8:6): the last byte's top bits are not part of the stream.
+    // A non-final stored block "abc", then one byte whose low 3 bits (BFINAL=0, BTYPE=00)
+    // would start another stored block; its top 5 bits are garbage.
+    let z = [0x00, 0x03, 0x00, 0xfc, 0xff, b'a', b'b', b'c', 0b1011_1000];
+    let mut out = [0u8; 16];
+    let plain = DecompressFlags::ENABLE;
+    // All 8 bits read: a stored block header whose LEN is missing, error 15 (bad end).
+    assert_eq!(
+        decompress(&z, plain, false, &mut out).unwrap_err().error_code(),
+        15
+    );
+    // Only 3 bits of the byte belong to the stream: fewer than 8 bits at a block boundary,
+    // the partial stream ends there.
+    let d = decompress(&z, plain.with_ignore_end_bits(5), false, &mut out).unwrap();
+    assert_eq!(&out[..d.output_size], b"abc");
+    assert_eq!(d.end, idxd_deflate::StreamEnd::EndOfInput);
+}
+
+#[test]
 fn invalid_decompress_flags() {
     let mut out = [0u8; 16];
     let e = decompress(&[0x03, 0x00], DecompressFlags::empty(), false, &mut out).unwrap_err();
     assert_eq!(e.status().code(), 0x30);
-    let e = decompress(
-        &[0x03, 0x00],
-        DecompressFlags::from_bits_retain(0x41),
-        false,
-        &mut out,
-    )
-    .unwrap_err();
-    assert_eq!(e.status().code(), 0x30);
+    // Bit 13 is not defined (QPL ADDF_*); bit 5 (ADDF_DECOMP_BE) and indexing (12:10) are
+    // defined but not modelled.
+    for bits in [0x2001, 0x21, 0x0401] {
+        let e = decompress(
+            &[0x03, 0x00],
+            DecompressFlags::from_bits_retain(bits),
+            false,
+            &mut out,
+        )
+        .unwrap_err();
+        assert_eq!(e.status().code(), 0x30, "{bits:#x}");
+    }
     // An empty final fixed block is fine.
     assert_eq!(
         decompress(&[0x03, 0x00], kernel(), false, &mut out)
@@ -501,23 +570,13 @@ fn invalid_decompress_flags() {
 }
 
 #[test]
-fn crc64_catalogue_through_the_public_api() {
-    let poly = 0x42F0_E1EB_A9EA_3693;
-    assert_eq!(
-        crc64(b"123456789", poly, Crc64Flags::MSB_FIRST),
-        0x6C40_DF5F_0B49_7347
-    );
-    assert_eq!(
-        crc64(b"123456789", poly, Crc64Flags::INVERT),
-        0x995D_C9BB_DF19_39FA
-    );
-    assert_eq!(
-        crc64(b"123456789", 0x04C1_1DB7_0000_0000, Crc64Flags::INVERT),
-        0xCBF4_3926
-    );
+fn crc64_gzip_crc32_is_be_plus_invert() {
+    // QPL c_operations_op_crc64.rst: gzip's CRC32 = poly 04C11DB700000000, QPL_FLAG_CRC64_BE
+    // and QPL_FLAG_CRC64_INV, result in the low half. The catalogue vectors are in
+    // tests/crc64_catalogue.rs.
     let data = text(5000);
     assert_eq!(
-        crc64(&data, 0x04C1_1DB7_0000_0000, Crc64Flags::INVERT),
+        crc64(&data, 0x04C1_1DB7_0000_0000, Crc64Flags::BE | Crc64Flags::INVERT),
         crc32fast::hash(&data) as u64
     );
 }
