@@ -73,11 +73,12 @@ proptest! {
     }
 }
 
-/// A CRC of the width the polynomial implies, bit by bit (see the engine's CRC64 contract).
+/// A CRC of the width the polynomial implies, bit by bit: without BE the non-reflected CRC,
+/// left-justified; with BE the reflected one, right-justified (QPL c_operations_op_crc64.rst).
 fn crc_ref(data: &[u8], poly: u64, flags: Crc64Flags) -> u64 {
     let width = 64 - poly.trailing_zeros();
     let invert = flags.contains(Crc64Flags::INVERT);
-    if flags.contains(Crc64Flags::MSB_FIRST) {
+    if !flags.contains(Crc64Flags::BE) {
         let mask = !0u64 << (64 - width);
         let mut r = if invert { mask } else { 0 };
         for &b in data {
@@ -115,30 +116,33 @@ fn crc64_catalogue_values() {
         .rec
         .crc64()
     };
+    // QPL ADC64F_BE = the reflected CRC (c_operations_op_crc64.rst); every catalogue entry
+    // is in crc64_catalogue.rs.
     assert_eq!(
-        run(0x42f0_e1eb_a9ea_3693, Crc64Flags::INVERT),
+        run(0x42f0_e1eb_a9ea_3693, Crc64Flags::BE | Crc64Flags::INVERT),
         0x995d_c9bb_df19_39fa,
         "CRC-64/XZ"
     );
     assert_eq!(
-        run(0x42f0_e1eb_a9ea_3693, Crc64Flags::MSB_FIRST),
+        run(0x42f0_e1eb_a9ea_3693, Crc64Flags::empty()),
         0x6c40_df5f_0b49_7347,
         "CRC-64/ECMA-182"
     );
     assert_eq!(
-        run(0x04c1_1db7_0000_0000, Crc64Flags::INVERT),
+        run(0x04c1_1db7_0000_0000, Crc64Flags::BE | Crc64Flags::INVERT),
         0xcbf4_3926,
         "gzip CRC-32"
     );
     assert_eq!(
-        run(0x04c1_1db7_0000_0000, Crc64Flags::INVERT | Crc64Flags::MSB_FIRST),
-        0xfc89_1918_0000_0000
+        run(0x04c1_1db7_0000_0000, Crc64Flags::INVERT),
+        0xfc89_1918_0000_0000,
+        "CRC-32/BZIP2"
     );
     let o = e.run_iaa(&build(IaaOp::Crc64 {
         src: SRC,
         len: 9,
         poly: 0x04c1_1db7_0000_0000,
-        flags: Crc64Flags::INVERT,
+        flags: Crc64Flags::BE | Crc64Flags::INVERT,
     }));
     assert_eq!(
         &e.get(rec(0) + 40, 8),
@@ -156,14 +160,7 @@ fn aecs_select_chains_two_jobs() {
     e.put(SRC, &a);
     e.put(AECS, CompressAecs::fixed().as_bytes());
     // Job 1 reads copy 0, no flush, no EOB: its last bits stay in the AECS it writes to copy 1.
-    let d = compress(
-        3000,
-        8192,
-        2 * 1568,
-        CompressFlags::empty(),
-        AecsWrite::Always,
-        false,
-    );
+    let d = compress(3000, 8192, 1568, CompressFlags::empty(), AecsWrite::Always, false);
     let o = e.run_iaa(&d);
     assert_eq!(o.rec.status, 1);
     let out1 = e.get(DST, o.rec.output_size as usize);
@@ -176,14 +173,7 @@ fn aecs_select_chains_two_jobs() {
     );
     // Job 2 reads copy 1 (select), flushes and appends EOB, writes back to copy 0.
     e.put(SRC, &b);
-    let o = e.run_iaa(&compress(
-        2000,
-        8192,
-        2 * 1568,
-        page_flags(),
-        AecsWrite::Always,
-        true,
-    ));
+    let o = e.run_iaa(&compress(2000, 8192, 1568, page_flags(), AecsWrite::Always, true));
     assert_eq!(o.rec.status, 1);
     let out2 = e.get(DST, o.rec.output_size as usize);
     let whole: Vec<u8> = a.iter().chain(&b).copied().collect();
@@ -209,7 +199,7 @@ fn aecs_write_back_on_overflow_only() {
     let o = e.run_iaa(&compress(
         4096,
         8192,
-        2 * 1568,
+        1568,
         page_flags(),
         AecsWrite::OnOverflow,
         false,
@@ -219,7 +209,7 @@ fn aecs_write_back_on_overflow_only() {
     let o = e.run_iaa(&compress(
         4096,
         100,
-        2 * 1568,
+        1568,
         page_flags(),
         AecsWrite::OnOverflow,
         false,
@@ -230,7 +220,8 @@ fn aecs_write_back_on_overflow_only() {
         CompressAecs::fixed().as_bytes(),
         "the starting state, in the other copy"
     );
-    // A single AECS is read and written in place.
+    // Without the select bit the job reads copy 0 and writes copy 1, never in place (QPL
+    // qpl_hw_check_job.cpp: cfg_out = copy[read_index ^ 1]).
     e.put(AECS, CompressAecs::fixed().as_bytes());
     let o = e.run_iaa(&compress(
         4096,
@@ -242,9 +233,10 @@ fn aecs_write_back_on_overflow_only() {
     ));
     assert_eq!(o.rec.status, 1);
     assert_eq!(
-        CompressAecs::from_bytes(&e.get(AECS, 1568)).unwrap().crc(),
+        CompressAecs::from_bytes(&e.get(AECS2, 1568)).unwrap().crc(),
         crc32fast::hash(&data)
     );
+    assert_eq!(e.get(AECS, 1568), CompressAecs::fixed().as_bytes());
 }
 
 #[test]
@@ -337,7 +329,8 @@ fn memmove_and_noop() {
 }
 
 #[test]
-fn page_faults_report_status_4_and_nothing_done() {
+fn page_faults_report_status_3_or_0x83_and_nothing_done() {
+    // QPL hw_status.h: AD_STATUS_READ_PAGE_FAULT = 0x03, AD_STATUS_WRITE_PAGE_FAULT = 0x83.
     let e = Env::iaa();
     let ro_end = RO + 0x10000;
     e.put(AECS, CompressAecs::fixed().as_bytes());
@@ -349,7 +342,7 @@ fn page_faults_report_status_4_and_nothing_done() {
     }));
     assert_eq!(
         (o.rec.status, o.rec.fault_addr, o.rec.bytes_completed),
-        (4, ro_end, 0)
+        (3, ro_end, 0)
     );
     // Destination read-only: bit 7.
     let o = e.run_iaa(&build(IaaOp::Memmove {
@@ -357,7 +350,7 @@ fn page_faults_report_status_4_and_nothing_done() {
         dst: RO,
         len: 200,
     }));
-    assert_eq!((o.rec.status, o.rec.fault_addr), (0x84, RO));
+    assert_eq!((o.rec.status, o.rec.fault_addr), (0x83, RO));
     // Compress: the AECS does not translate.
     e.put(SRC, &compressible(500, 1));
     let mut d = compress(500, 4096, 1568, page_flags(), AecsWrite::Never, false);
@@ -365,27 +358,27 @@ fn page_faults_report_status_4_and_nothing_done() {
     let o = e.run_iaa(&d);
     assert_eq!(
         (o.rec.status, o.rec.fault_addr, o.rec.output_size, o.rec.crc),
-        (4, HOLE, 0, 0)
+        (3, HOLE, 0, 0)
     );
-    // Compress: the write-back target is read-only.
+    // Compress: the write-back target (copy 1) is read-only.
     e.put(RO, CompressAecs::fixed().as_bytes());
     let mut d = compress(500, 4096, 1568, page_flags(), AecsWrite::Always, false);
     d.src2_addr = RO;
     let o = e.run_iaa(&d);
-    assert_eq!((o.rec.status, o.rec.fault_addr), (0x84, RO));
+    assert_eq!((o.rec.status, o.rec.fault_addr), (0x83, RO + 1568));
     // Decompress into a read-only destination; CRC64 over a hole.
     let o = e.run_iaa(&compress(500, 4096, 1568, page_flags(), AecsWrite::Never, false));
     let mut d = decompress(DST, o.rec.output_size, 4096, eob_flags());
     d.dst_addr = RO;
     let o = e.run_iaa(&d);
-    assert_eq!((o.rec.status, o.rec.fault_addr, o.rec.output_size), (0x84, RO, 0));
+    assert_eq!((o.rec.status, o.rec.fault_addr, o.rec.output_size), (0x83, RO, 0));
     let o = e.run_iaa(&build(IaaOp::Crc64 {
         src: HOLE,
         len: 8,
         poly: 1,
         flags: Crc64Flags::empty(),
     }));
-    assert_eq!((o.rec.status, o.rec.fault_addr, o.rec.crc64()), (4, HOLE, 0));
+    assert_eq!((o.rec.status, o.rec.fault_addr, o.rec.crc64()), (3, HOLE, 0));
     // Without a record address, SWERR says it.
     let mut d = build(IaaOp::Memmove {
         src: HOLE,
@@ -394,7 +387,7 @@ fn page_faults_report_status_4_and_nothing_done() {
     });
     d.set_opcode_flags(d.opcode_raw(), 0);
     let s = e.run_iaa(&d).fin.unwrap_err();
-    assert_eq!((s.error, s.fault_addr, s.fault_rw), (4, HOLE, false));
+    assert_eq!((s.error, s.fault_addr, s.fault_rw), (3, HOLE, false));
 }
 
 #[test]
@@ -412,10 +405,10 @@ fn injection_of_each_kind() {
     let o = e.run_iaa(&c);
     assert_eq!(
         (o.rec.status, o.rec.fault_addr, o.rec.output_size),
-        (4, SRC + 123, 0)
+        (3, SRC + 123, 0)
     );
     let o = e.run_iaa(&dd);
-    assert_eq!((o.rec.status, o.rec.fault_addr), (4, AUX + 0x40000 + 123));
+    assert_eq!((o.rec.status, o.rec.fault_addr), (3, AUX + 0x40000 + 123));
 
     e.inject = Some(Injection::HardwareError);
     assert_eq!(e.run_iaa(&c).rec.status, 0x20);

@@ -1,8 +1,9 @@
 //! The IAA operations: noop, drain, memmove, compress, decompress, CRC64.
 //!
 //! IAA never completes partially: a page fault anywhere (source, AECS, destination) ends the
-//! job with status 4, the faulting address and bit 7 for a write; the rest of the record is
-//! zero. Output already written before the fault stays in memory.
+//! job with status 0x03 on a read or 0x83 on a write (QPL `AD_STATUS_READ_PAGE_FAULT`,
+//! `AD_STATUS_WRITE_PAGE_FAULT`) and the faulting address; the rest of the record is zero.
+//! Output already written before the fault stays in memory.
 //!
 //! The source is read into a scratch buffer and the output written from one (the engine works
 //! on slices).
@@ -11,10 +12,11 @@
 //! - With "read src2 as AECS" the job starts from the AECS in memory; without it, from the
 //!   default state: RFC 1951 fixed codes, CRC and XOR 0, empty accumulator (public sources are
 //!   silent; this is the state the fixed-mode AECS has apart from its block header).
-//! - src2 holds one AECS (1568 bytes) or two (`src2_size >= 3136`). With two, the job reads
-//!   copy `select` (bit 22: offset 0 or 1568) and writes back to the other copy; with one, it
-//!   reads and writes that copy, and the select bit is refused (analytics error 24, src2 too
-//!   short).
+//! - Double buffering (QPL `hw_iaa_aecs_compress_get_aecs_ptr`, `qpl_hw_check_job.cpp`):
+//!   `src2_size` is the size of one copy; the job reads copy `sel` (bit 22) at
+//!   `src2 + sel * src2_size` and writes the AECS back into copy `!sel`.
+//! - Statistics mode reads and writes no AECS and writes the 1280-byte histogram to the
+//!   destination (QPL `hw_iaa_descriptor_init_statistic_collector`).
 //! - Write-back: "always" writes the AECS after the engine ran (successful or not: the engine
 //!   leaves the starting state in place on an error), "on overflow" only after error 25.
 //! - Output overflow: status 0x0a, error 25, `output_size` = bytes the engine wrote.
@@ -26,14 +28,14 @@
 //! failure, so it is 0 then).
 
 use idxd_deflate::EngineError;
-use idxd_hw::aecs::COMPRESS_AECS_SIZE;
+use idxd_hw::aecs::{COMPRESS_AECS_SIZE, HISTOGRAM_SIZE};
 use idxd_hw::{
     AnalyticsError, CompressAecs, CompressFlags, Crc64Flags, DecompressFlags, DescFlags, IaaCompletion,
     IaaDesc, IaaOpcode, IaaStatus,
 };
 
 use super::mem::{at, scratch, Dev};
-use super::validate::{self, aecs_copies};
+use super::validate;
 use super::{Completed, ExecCtx, Injection, Tail};
 use crate::iommu::Fault;
 
@@ -115,7 +117,7 @@ pub(super) fn run(ctx: &ExecCtx, d: &IaaDesc) -> Completed {
         }
         Err(Stop::Fault(f)) => {
             rec = IaaCompletion {
-                status: IaaStatus::PageFaultIr.code() | if f.write { 0x80 } else { 0 },
+                status: IaaStatus::PageFault.code() | if f.write { 0x80 } else { 0 },
                 fault_addr: f.addr,
                 ..Default::default()
             };
@@ -159,19 +161,26 @@ fn default_aecs() -> CompressAecs {
 fn compress(dev: &Dev, d: &IaaDesc, overflow: bool, rec: &mut IaaCompletion) -> Result<(), Stop> {
     let flags = d.flags();
     let input = read_all(dev, d.src1_addr, d.src1_size as usize)?;
-    let size = COMPRESS_AECS_SIZE as u64;
-    let (rd_off, wr_off) = match (aecs_copies(d), flags.contains(DescFlags::AECS_SELECT)) {
-        (2, false) => (0, size),
-        (2, true) => (size, 0),
-        _ => (0, 0),
+    let cflags = CompressFlags::from_bits_retain(d.op_flags);
+    let stats = cflags.contains(CompressFlags::STATS_MODE);
+    let copy = d.src2_size as u64;
+    let (rd_off, wr_off) = if flags.contains(DescFlags::AECS_SELECT) {
+        (copy, 0)
+    } else {
+        (0, copy)
     };
-    let mut aecs = if flags.contains(DescFlags::RD_SRC2_AECS) {
+    let mut aecs = if flags.contains(DescFlags::RD_SRC2_AECS) && !stats {
         let raw = read_all(dev, at(d.src2_addr, rd_off), COMPRESS_AECS_SIZE)?;
         CompressAecs::from_bytes(&raw).map_err(|_| Stop::NoMemory)?
     } else {
         default_aecs()
     };
-    let mut out = scratch(compress_room(d)).ok_or(Stop::NoMemory)?;
+    let room = if stats {
+        (d.max_dst_size as usize).min(HISTOGRAM_SIZE)
+    } else {
+        compress_room(d)
+    };
+    let mut out = scratch(room).ok_or(Stop::NoMemory)?;
     let result = if overflow {
         Err(EngineError::Analytics {
             code: AnalyticsError::CompressOutputOverflow,
@@ -181,7 +190,7 @@ fn compress(dev: &Dev, d: &IaaDesc, overflow: bool, rec: &mut IaaCompletion) -> 
         idxd_deflate::compress(
             &input,
             &mut aecs,
-            CompressFlags::from_bits_retain(d.op_flags),
+            cflags,
             flags.contains(DescFlags::CRC_RFC3720),
             &mut out,
         )
@@ -190,7 +199,7 @@ fn compress(dev: &Dev, d: &IaaDesc, overflow: bool, rec: &mut IaaCompletion) -> 
     match result {
         Ok(done) => {
             dev.write(d.dst_addr, &out[..done.output_size.min(out.len())])?;
-            if flags.contains(DescFlags::WR_SRC2_AECS_ALWAYS) {
+            if flags.contains(DescFlags::WR_SRC2_AECS_ALWAYS) && !stats {
                 write_back(&aecs)?;
             }
             rec.bytes_completed = d.src1_size;
@@ -203,8 +212,9 @@ fn compress(dev: &Dev, d: &IaaDesc, overflow: bool, rec: &mut IaaCompletion) -> 
             let produced = e.produced().min(out.len());
             dev.write(d.dst_addr, &out[..produced])?;
             let is_overflow = e.analytics_error() == Some(AnalyticsError::CompressOutputOverflow);
-            if flags.contains(DescFlags::WR_SRC2_AECS_ALWAYS)
-                || (is_overflow && flags.contains(DescFlags::WR_SRC2_AECS_OVERFLOW))
+            if !stats
+                && (flags.contains(DescFlags::WR_SRC2_AECS_ALWAYS)
+                    || (is_overflow && flags.contains(DescFlags::WR_SRC2_AECS_OVERFLOW)))
             {
                 write_back(&aecs)?;
             }

@@ -1,0 +1,287 @@
+//! IAA semantics checked against the public sources through the emulated device (the
+//! descriptor builders of idxd-hw, the emulator's execution, the record): CRC64 against the
+//! CRC catalogue, statistics mode, AECS double buffering, the deflate header errors 35/36,
+//! literals only and ignore-end-bits. Expected values come from the catalogue, QPL or the
+//! input itself, never from idxd-deflate.
+
+#[path = "ops_util.rs"]
+mod util;
+
+use std::io::Read;
+
+use idxd_hw::{AecsWrite, CompressAecs, CompressFlags, Crc64Flags, DecompressFlags, EndProcessing, IaaOp};
+use util::*;
+
+mod catalogue {
+    /// CRC catalogue entries (<https://reveng.sourceforge.io/crc-catalogue/>) that the IAA CRC64
+    /// operation can compute: refin = refout, and init = xorout = 0 or all ones. Expected values
+    /// are the catalogue's check values for "123456789", placed as QPL documents
+    /// (`c_operations_op_crc64.rst`): with `ADC64F_BE` (reflected) in the low bits, without it
+    /// (not reflected) in the high bits.
+    ///
+    /// (name, width, poly as the catalogue writes it, reflected, inverted, check)
+    pub const CATALOGUE: &[(&str, u32, u64, bool, bool, u64)] = &[
+        ("CRC-4/G-704", 4, 0x3, true, false, 0x7),
+        ("CRC-5/USB", 5, 0x05, true, true, 0x19),
+        ("CRC-6/G-704", 6, 0x03, true, false, 0x06),
+        ("CRC-7/MMC", 7, 0x09, false, false, 0x75),
+        ("CRC-8/SMBUS", 8, 0x07, false, false, 0xF4),
+        ("CRC-8/AUTOSAR", 8, 0x2F, false, true, 0xDF),
+        ("CRC-8/BLUETOOTH", 8, 0xA7, true, false, 0x26),
+        ("CRC-8/MAXIM-DOW", 8, 0x31, true, false, 0xA1),
+        ("CRC-8/DVB-S2", 8, 0xD5, false, false, 0xBC),
+        ("CRC-8/WCDMA", 8, 0x9B, true, false, 0x25),
+        ("CRC-10/ATM", 10, 0x233, false, false, 0x199),
+        ("CRC-12/DECT", 12, 0x80F, false, false, 0xF5B),
+        ("CRC-13/BBC", 13, 0x1CF5, false, false, 0x04FA),
+        ("CRC-14/DARC", 14, 0x0805, true, false, 0x082D),
+        ("CRC-15/CAN", 15, 0x4599, false, false, 0x059E),
+        ("CRC-16/ARC", 16, 0x8005, true, false, 0xBB3D),
+        ("CRC-16/T10-DIF", 16, 0x8BB7, false, false, 0xD0DB),
+        ("CRC-16/UMTS", 16, 0x8005, false, false, 0xFEE8),
+        ("CRC-16/USB", 16, 0x8005, true, true, 0xB4C8),
+        ("CRC-16/GENIBUS", 16, 0x1021, false, true, 0xD64E),
+        ("CRC-16/KERMIT", 16, 0x1021, true, false, 0x2189),
+        ("CRC-16/IBM-SDLC", 16, 0x1021, true, true, 0x906E),
+        ("CRC-16/XMODEM", 16, 0x1021, false, false, 0x31C3),
+        ("CRC-17/CAN-FD", 17, 0x1685B, false, false, 0x04F03),
+        ("CRC-21/CAN-FD", 21, 0x102899, false, false, 0x0ED841),
+        ("CRC-30/CDMA", 30, 0x2030B9C7, false, true, 0x04C34ABF),
+        ("CRC-31/PHILIPS", 31, 0x04C11DB7, false, true, 0x0CE9E46C),
+        ("CRC-32/ISO-HDLC", 32, 0x04C11DB7, true, true, 0xCBF43926),
+        ("CRC-32/BZIP2", 32, 0x04C11DB7, false, true, 0xFC891918),
+        ("CRC-32/AUTOSAR", 32, 0xF4ACFB13, true, true, 0x1697D06A),
+        ("CRC-32/ISCSI", 32, 0x1EDC6F41, true, true, 0xE3069283),
+        ("CRC-32/BASE91-D", 32, 0xA833982B, true, true, 0x87315576),
+        ("CRC-32/AIXM", 32, 0x814141AB, false, false, 0x3010BF7F),
+        ("CRC-32/XFER", 32, 0x000000AF, false, false, 0xBD0BE338),
+        (
+            "CRC-64/ECMA-182",
+            64,
+            0x42F0E1EBA9EA3693,
+            false,
+            false,
+            0x6C40DF5F0B497347,
+        ),
+        (
+            "CRC-64/WE",
+            64,
+            0x42F0E1EBA9EA3693,
+            false,
+            true,
+            0x62EC59E3F1A4F00A,
+        ),
+        (
+            "CRC-64/XZ",
+            64,
+            0x42F0E1EBA9EA3693,
+            true,
+            true,
+            0x995DC9BBDF1939FA,
+        ),
+        ("CRC-64/GO-ISO", 64, 0x1B, true, true, 0xB90956C775A41001),
+    ];
+
+    /// The descriptor's polynomial field: the catalogue polynomial left-justified in 64 bits.
+    pub fn left_justified(width: u32, poly: u64) -> u64 {
+        poly << (64 - width)
+    }
+
+    /// Where QPL puts the CRC in the 64-bit result: low bits with BE (reflected), high without.
+    pub fn placed(width: u32, reflected: bool, check: u64) -> u64 {
+        if reflected {
+            check
+        } else {
+            check << (64 - width)
+        }
+    }
+}
+use catalogue::*;
+
+fn inflate(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn crc64_catalogue_through_the_device() {
+    let e = Env::iaa();
+    e.put(SRC, b"123456789");
+    let mut bad = Vec::new();
+    for &(name, width, poly, refl, inv, check) in CATALOGUE {
+        let mut flags = Crc64Flags::empty();
+        flags.set(Crc64Flags::BE, refl);
+        flags.set(Crc64Flags::INVERT, inv);
+        let o = e.run_iaa(&build(IaaOp::Crc64 {
+            src: SRC,
+            len: 9,
+            poly: left_justified(width, poly),
+            flags,
+        }));
+        let want = placed(width, refl, check);
+        if (o.rec.status, o.rec.crc64()) != (1, want) {
+            bad.push(format!(
+                "{name}: status {} crc {:#018x}, want {want:#018x}",
+                o.rec.status,
+                o.rec.crc64()
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+/// Every byte value once: no 4-byte sequence repeats, so the parse has no match and the
+/// histogram is known from the input alone.
+fn all_bytes() -> Vec<u8> {
+    (0..=255u8).collect()
+}
+
+fn stats_desc(len: u32, max_dst: u32, flags: CompressFlags) -> idxd_hw::IaaDesc {
+    build(IaaOp::Compress {
+        src: SRC,
+        len,
+        dst: DST,
+        max_dst,
+        aecs: 0,
+        aecs_size: 0,
+        flags,
+        crc32c: false,
+        aecs_write: AecsWrite::Never,
+        aecs_select: false,
+    })
+}
+
+#[test]
+fn statistics_mode_writes_the_histogram_to_the_destination() {
+    // QPL hw_iaa_descriptor_init_statistic_collector: destination = hw_iaa_histogram
+    // (u32 ll_sym[286], reserved[2], d_sym[30], reserved[2]), max_dst = 1280, no AECS.
+    let e = Env::iaa();
+    e.put(SRC, &all_bytes());
+    e.put(DST, &[0xEE; 1400]);
+    e.put(AECS, &[0x5A; 2 * 1568]);
+    let o = e.run_iaa(&stats_desc(
+        256,
+        1280,
+        CompressFlags::STATS_MODE.with_end_processing(EndProcessing::Eob),
+    ));
+    assert_eq!(o.rec.status, 1);
+    let h = e.get(DST, 1280);
+    let word = |i: usize| u32::from_le_bytes(h[4 * i..4 * i + 4].try_into().unwrap());
+    for b in 0..256 {
+        assert_eq!(word(b), 1, "literal {b}");
+    }
+    assert_eq!(word(256), 1, "the EOB the end processing appends");
+    for i in 257..320 {
+        assert_eq!(word(i), 0, "word {i}: no match, no distance, reserved zero");
+    }
+    assert_eq!(e.get(DST + 1280, 120), vec![0xEE; 120], "nothing past 1280 bytes");
+    assert_eq!(e.get(AECS, 2 * 1568), vec![0x5A; 2 * 1568], "no AECS written");
+    assert_eq!(o.rec.crc, crc32fast::hash(&all_bytes()));
+}
+
+#[test]
+fn aecs_double_buffering_one_copy_size() {
+    // QPL: src2_size = HW_AECS_COMPRESSION_SIZE (one copy), ADOF_AECS_SEL = read index; the
+    // device writes copy[read ^ 1] (qpl_hw_check_job.cpp), QPL flips the index after each job.
+    let e = Env::iaa();
+    let a = b"first chunk of a stream, first chunk of a stream. ".repeat(40);
+    let b = b"second chunk, second chunk, second chunk!".repeat(30);
+    let c = b"third and last".repeat(20);
+    e.put(AECS, CompressAecs::fixed().as_bytes());
+    e.put(AECS2, &[0u8; 1568]);
+    let mut stream = Vec::new();
+    let mut sel = false;
+    for (i, part) in [&a[..], &b[..], &c[..]].into_iter().enumerate() {
+        let last = i == 2;
+        e.put(SRC, part);
+        let flags = if last {
+            page_flags()
+        } else {
+            CompressFlags::empty()
+        };
+        let o = e.run_iaa(&compress(
+            part.len() as u32,
+            8192,
+            1568,
+            flags,
+            AecsWrite::Always,
+            sel,
+        ));
+        assert_eq!(o.rec.status, 1, "job {i}");
+        stream.extend(e.get(DST, o.rec.output_size as usize));
+        // The copy just written holds the running CRC of everything so far.
+        let written = if sel { AECS } else { AECS2 };
+        let so_far: Vec<u8> = [&a[..], &b[..], &c[..]][..=i].concat();
+        assert_eq!(
+            CompressAecs::from_bytes(&e.get(written, 1568)).unwrap().crc(),
+            crc32fast::hash(&so_far),
+            "job {i} wrote copy {}",
+            !sel as u8
+        );
+        sel = !sel;
+    }
+    let whole: Vec<u8> = [&a[..], &b[..], &c[..]].concat();
+    assert_eq!(inflate(&stream), whole);
+}
+
+#[test]
+fn too_many_codes_are_errors_35_and_36() {
+    // QPL hw_status.h AD_ERROR_CODE_TOO_MANY_LL_CODES (35) / _D_CODES (36); QPL's
+    // inflate_errors.cpp expects them on the hardware path for HLIT > 29 / HDIST > 29.
+    let e = Env::iaa();
+    // BFINAL=1, BTYPE=10, HLIT=30, HDIST=0, HCLEN=0 (LSB first): 0b0_11110_10_1.
+    let hlit = (1u32 | 2 << 1 | 30 << 3).to_le_bytes();
+    // HLIT=0, HDIST=30.
+    let hdist = (1u32 | 2 << 1 | 30 << 8).to_le_bytes();
+    for (bytes, want) in [(hlit, 35), (hdist, 36)] {
+        let mut z = bytes.to_vec();
+        z.extend([0u8; 8]);
+        e.put(SRC, &z);
+        let o = e.run_iaa(&decompress(SRC, z.len() as u32, 4096, DecompressFlags::empty()));
+        assert_eq!((o.rec.status, o.rec.error_code), (0x0a, want));
+    }
+}
+
+#[test]
+fn literals_only_compress_has_no_match() {
+    // QPL ADCF_GEN_LITS: 1000 bytes of one value need 1000 literal codes (8 bits each in the
+    // fixed code for 'a'), where matches would take a few bytes.
+    let e = Env::iaa();
+    let data = vec![b'a'; 1000];
+    e.put(SRC, &data);
+    e.put(AECS, CompressAecs::fixed().as_bytes());
+    let o = e.run_iaa(&compress(
+        1000,
+        4096,
+        1568,
+        page_flags() | CompressFlags::GEN_LITS,
+        AecsWrite::Never,
+        false,
+    ));
+    assert_eq!(o.rec.status, 1);
+    // 3 header bits + 1000 x 8 + 7 EOB bits = 8010 bits = 1002 bytes (RFC 1951 fixed codes).
+    assert_eq!(o.rec.output_size, 1002);
+    assert_eq!(inflate(&e.get(DST, 1002)), data);
+}
+
+#[test]
+fn ignore_end_bits_is_accepted_and_applied() {
+    // QPL ADDF_IGNORE_END_BITS (decompress flags 8:6). A non-final stored block "abc", then a
+    // byte whose low 3 bits (BFINAL=0, BTYPE=00) would start another stored block.
+    let e = Env::iaa();
+    let z = [0x00, 0x03, 0x00, 0xfc, 0xff, b'a', b'b', b'c', 0b1011_1000];
+    e.put(SRC, &z);
+    let plain = e.run_iaa(&decompress(SRC, 9, 64, DecompressFlags::empty()));
+    assert_eq!((plain.rec.status, plain.rec.error_code), (0x0a, 15));
+    let o = e.run_iaa(&decompress(
+        SRC,
+        9,
+        64,
+        DecompressFlags::empty().with_ignore_end_bits(5),
+    ));
+    assert_eq!((o.rec.status, o.rec.output_size), (1, 3));
+    assert_eq!(e.get(OUT, 3), b"abc");
+}
