@@ -141,7 +141,9 @@ pub fn run(t: &Target) -> Vec<Check> {
                 src: src.iova(),
                 len: 4096,
                 poly: POLY,
-                flags: Crc64Flags::MSB_FIRST | Crc64Flags::INVERT,
+                // No ADC64F_BE: the non-reflected CRC (QPL c_operations_op_crc64.rst), which
+                // with INVERT and the ECMA polynomial is CRC-64/WE.
+                flags: Crc64Flags::INVERT,
             })?;
             status(&r, ok)?;
             let (got, want) = (r.crc64(), crc64_msb(&page, POLY, true));
@@ -158,7 +160,8 @@ pub fn run(t: &Target) -> Vec<Check> {
             dst: back.iova(),
             len: 64,
         })?;
-        status(&r, IaaStatus::PageFaultIr.code())?;
+        // QPL hw_status.h: AD_STATUS_READ_PAGE_FAULT = 0x03 (0x83 on a write).
+        status(&r, IaaStatus::PageFault.code())?;
         if r.fault_addr != UNMAPPED {
             return Err(format!(
                 "fault address {:#x}, expected {UNMAPPED:#x}",
