@@ -62,8 +62,10 @@ pub struct DsaCompletion {
     pub status: u8,
     /// Result (compare: 0 equal, 1 different) or DIF status.
     pub result: u8,
-    /// Reserved.
-    pub rsvd: u16,
+    /// Fault information (byte 2; the UAPI header's `fault_info`).
+    pub fault_info: u8,
+    /// Reserved (byte 3).
+    pub rsvd: u8,
     /// Bytes completed before a fault; descriptors processed for a batch.
     pub bytes_completed: u32,
     /// The faulting address.
@@ -108,7 +110,8 @@ impl DsaCompletion {
         let mut b = [0u8; DSA_COMPLETION_SIZE];
         b[0] = self.status;
         b[1] = self.result;
-        b[2..4].copy_from_slice(&self.rsvd.to_le_bytes());
+        b[2] = self.fault_info;
+        b[3] = self.rsvd;
         b[4..8].copy_from_slice(&self.bytes_completed.to_le_bytes());
         b[8..16].copy_from_slice(&self.fault_addr.to_le_bytes());
         b[16..32].copy_from_slice(&self.op_specific);
@@ -122,7 +125,8 @@ impl DsaCompletion {
         DsaCompletion {
             status: b[0],
             result: b[1],
-            rsvd: rd_u16(b, 2),
+            fault_info: b[2],
+            rsvd: b[3],
             bytes_completed: rd_u32(b, 4),
             fault_addr: rd_u64(b, 8),
             op_specific,
@@ -138,8 +142,10 @@ pub struct IaaCompletion {
     pub status: u8,
     /// Analytics error code ([`crate::AnalyticsError`]) when status is 0x0a.
     pub error_code: u8,
-    /// Reserved.
-    pub rsvd: u16,
+    /// Fault information (byte 2; the UAPI header's `fault_info`, QPL's as well).
+    pub fault_info: u8,
+    /// Reserved (byte 3).
+    pub rsvd: u8,
     /// Bytes of source 1 consumed.
     pub bytes_completed: u32,
     /// The faulting address.
@@ -190,7 +196,8 @@ impl IaaCompletion {
         let mut b = [0u8; IAA_COMPLETION_SIZE];
         b[0] = self.status;
         b[1] = self.error_code;
-        b[2..4].copy_from_slice(&self.rsvd.to_le_bytes());
+        b[2] = self.fault_info;
+        b[3] = self.rsvd;
         b[4..8].copy_from_slice(&self.bytes_completed.to_le_bytes());
         b[8..16].copy_from_slice(&self.fault_addr.to_le_bytes());
         b[16..20].copy_from_slice(&self.invalid_flags.to_le_bytes());
@@ -213,7 +220,8 @@ impl IaaCompletion {
         IaaCompletion {
             status: b[0],
             error_code: b[1],
-            rsvd: rd_u16(b, 2),
+            fault_info: b[2],
+            rsvd: b[3],
             bytes_completed: rd_u32(b, 4),
             fault_addr: rd_u64(b, 8),
             invalid_flags: rd_u32(b, 16),
@@ -234,6 +242,22 @@ impl IaaCompletion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fault_info_is_byte_2_of_both_records() {
+        // include/uapi/linux/idxd.h: status, result/error_code, fault_info, rsvd.
+        let mut b = [0u8; DSA_COMPLETION_SIZE];
+        b[2] = 0x5a;
+        b[3] = 0x01;
+        let r = DsaCompletion::from_bytes(&b);
+        assert_eq!((r.fault_info, r.rsvd), (0x5a, 0x01));
+        assert_eq!(r.to_bytes(), b);
+        let mut b = [0u8; IAA_COMPLETION_SIZE];
+        b[2] = 0xa5;
+        let r = IaaCompletion::from_bytes(&b);
+        assert_eq!((r.fault_info, r.rsvd), (0xa5, 0));
+        assert_eq!(r.to_bytes(), b);
+    }
 
     #[test]
     fn records_round_trip() {

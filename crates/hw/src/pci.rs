@@ -139,3 +139,25 @@ mod tests {
         assert_eq!(lookup(0x8086, 0xfd2d).unwrap().kind, DeviceKind::Iaa);
     }
 }
+
+/// PCI ids of DSA/IAA parts that vfio-pci refuses to bind unless loaded with
+/// `disable_denylist=1` (Linux `drivers/vfio/pci/vfio_pci.c`, `vfio_pci_dev_in_denylist`, since
+/// commit 95feb3160eef: the Sapphire Rapids DSA and IAA, because of the erratum behind Intel
+/// advisory INTEL-SA-01084). The kernel's list also holds QAT devices, which are not ours.
+pub const VFIO_PCI_DENYLIST: [(u16, u16); 2] = [(0x8086, 0x0b25), (0x8086, 0x0cfe)];
+
+/// Whether vfio-pci refuses `vendor:device` by default ([`VFIO_PCI_DENYLIST`]).
+pub fn vfio_pci_denylisted(vendor: u16, device: u16) -> bool {
+    VFIO_PCI_DENYLIST.contains(&(vendor, device))
+}
+
+#[cfg(test)]
+mod denylist_tests {
+    use super::*;
+
+    #[test]
+    fn spr_dsa_and_iaa_are_denylisted() {
+        assert!(vfio_pci_denylisted(0x8086, 0x0b25) && vfio_pci_denylisted(0x8086, 0x0cfe));
+        assert!(!vfio_pci_denylisted(0x8086, 0x11fb) && !vfio_pci_denylisted(0x8086, 0x1212));
+    }
+}

@@ -81,6 +81,10 @@ pub struct WqCfg {
     pub occ_int_en: bool,
     /// dword 6 \[15:0\]: occupancy (read-only).
     pub occupancy: u16,
+    /// dword 6 \[16\]: occupancy interrupt pending (read-only).
+    pub occ_int: bool,
+    /// dword 6 \[29\]: mode support (read-only; registers.h `mode_support`).
+    pub mode_support: bool,
     /// dword 6 \[31:30\]: state (read-only).
     pub state: WqState,
     /// dwords 8..15: per-WQ opcode enable bitmap (only with WQCAP bit 54).
@@ -96,7 +100,7 @@ impl WqCfg {
         0x1ff,
         0x1_ffff,
         0x1_ffff,
-        0xc000_ffff,
+        0xe001_ffff,
         0,
     ];
     /// Bits of each dword software may write (dword 6 is read-only).
@@ -131,6 +135,8 @@ impl WqCfg {
             occ_limit: get(dw(5), 15, 0) as u16,
             occ_int_en: bit(dw(5), 16),
             occupancy: get(dw(6), 15, 0) as u16,
+            occ_int: bit(dw(6), 16),
+            mode_support: bit(dw(6), 29),
             state: WqState::decode(get(dw(6), 31, 30) as u8),
             op_config,
         }
@@ -152,14 +158,29 @@ impl WqCfg {
         d[3] = (put(self.max_xfer_shift as u64, 4, 0) | put(self.max_batch_shift as u64, 8, 5)) as u32;
         d[4] = self.occ_int_handle as u32 | (self.occ_int_table as u32) << 16;
         d[5] = self.occ_limit as u32 | (self.occ_int_en as u32) << 16;
-        d[6] = self.occupancy as u32 | self.state.encode() << 30;
+        d[6] = self.occupancy as u32
+            | (self.occ_int as u32) << 16
+            | (self.mode_support as u32) << 29
+            | self.state.encode() << 30;
         d[8..16].copy_from_slice(&self.op_config);
         d
     }
 }
 
-/// Traffic classes every driver programs for VERSION <= 2.0.
+/// Traffic class the kernel programs for both TC-A and TC-B when VERSION <= 0x200.
 pub const DEFAULT_TRAFFIC_CLASS: u8 = 1;
+
+/// The GRPCFG traffic classes (TC-A, TC-B) a driver programs when its configuration names none,
+/// as the kernel does (`init.c` `idxd_setup_groups`, `device.c` `idxd_group_flags_setup`, no
+/// `tc_override`): VERSION <= 0x200 (compared as the raw register) both 1; later versions
+/// TC-A 0, TC-B 1.
+pub const fn default_traffic_classes(version: u32) -> (u8, u8) {
+    if version <= 0x200 {
+        (DEFAULT_TRAFFIC_CLASS, DEFAULT_TRAFFIC_CLASS)
+    } else {
+        (0, 1)
+    }
+}
 
 /// One GRPCFG entry (64 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -178,11 +199,15 @@ pub struct GrpCfg {
     pub rdbufs_reserved: u8,
     /// +0x28 \[27:20\]: read buffers allowed.
     pub rdbufs_allowed: u8,
+    /// +0x28 \[33:32\]: descriptor progress limit (GRPCAP bit 18).
+    pub desc_progress_limit: u8,
+    /// +0x28 \[37:36\]: batch descriptor progress limit (GRPCAP bit 18).
+    pub batch_progress_limit: u8,
 }
 
 impl GrpCfg {
     /// Bits of the flags word the entry defines.
-    pub const FLAGS_DEFINED: u64 = 0x0ff0_ffbf;
+    pub const FLAGS_DEFINED: u64 = 0x33_0ff0_ffbf;
 
     /// Decodes an entry from its 8 qwords.
     pub fn decode(q: &[u64; 8]) -> Self {
@@ -194,6 +219,8 @@ impl GrpCfg {
             use_rdbuf_limit: bit(q[5], 7),
             rdbufs_reserved: get(q[5], 15, 8) as u8,
             rdbufs_allowed: get(q[5], 27, 20) as u8,
+            desc_progress_limit: get(q[5], 33, 32) as u8,
+            batch_progress_limit: get(q[5], 37, 36) as u8,
         }
     }
 
@@ -203,7 +230,9 @@ impl GrpCfg {
             | put(self.tc_b as u64, 5, 3)
             | flag(self.use_rdbuf_limit, 7)
             | put(self.rdbufs_reserved as u64, 15, 8)
-            | put(self.rdbufs_allowed as u64, 27, 20);
+            | put(self.rdbufs_allowed as u64, 27, 20)
+            | put(self.desc_progress_limit as u64, 33, 32)
+            | put(self.batch_progress_limit as u64, 37, 36);
         [
             self.wqs[0],
             self.wqs[1],
@@ -260,6 +289,26 @@ mod tests {
             &c.encode()[..8],
             &[0x10, 0, 0x1000_0071, 0x15f, 0, 0, 0x4000_0000, 0]
         );
+    }
+
+    #[test]
+    fn traffic_class_defaults_follow_the_kernel() {
+        // init.c idxd_setup_groups / device.c idxd_group_flags_setup.
+        assert_eq!(default_traffic_classes(0x100), (1, 1));
+        assert_eq!(default_traffic_classes(0x200), (1, 1));
+        assert_eq!(default_traffic_classes(0x300), (0, 1));
+    }
+
+    #[test]
+    fn registers_h_fields_round_trip() {
+        // registers.h union group_flags: desc_progress_limit 33:32, batch_progress_limit 37:36.
+        let g = GrpCfg::decode(&[0, 0, 0, 0, 0, 0x33_0000_0000, 0, 0]);
+        assert_eq!((g.desc_progress_limit, g.batch_progress_limit), (3, 3));
+        assert_eq!(g.encode()[5], 0x33_0000_0000);
+        // union wqcfg dword 6: occupancy_int bit 16, mode_support bit 29.
+        let c = WqCfg::decode(&[0, 0, 0, 0, 0, 0, 0x2001_0000, 0]);
+        assert!(c.occ_int && c.mode_support);
+        assert_eq!(c.encode()[6], 0x2001_0000);
     }
 
     #[test]

@@ -114,10 +114,15 @@ code_enum! {
         BusMasterDisabled = 0x12 => "bus master enable not set",
         InvalidPasid = 0x13 => "invalid PASID",
         WqSizeSumTooLarge = 0x14 => "sum of WQ sizes exceeds the total",
-        GroupConfig1 = 0x15 => "group configuration error 1 (WQ in a group without engines)",
-        GroupConfig2 = 0x16 => "group configuration error 2 (engine in more than one group)",
-        GroupConfig3 = 0x17 => "group configuration error 3 (WQ in more than one group)",
-        GroupConfig4 = 0x18 => "group configuration error 4 (invalid read-buffer configuration)",
+        /// registers.h `IDXD_CMDSTS_ERR_GRP_CONFIG`; no public source says which rule 0x15..0x18
+        /// each stand for (the emulator's assignment is in docs/hardware.md).
+        GroupConfig1 = 0x15 => "group configuration error 1",
+        /// registers.h `IDXD_CMDSTS_ERR_GRP_CONFIG2`.
+        GroupConfig2 = 0x16 => "group configuration error 2",
+        /// registers.h `IDXD_CMDSTS_ERR_GRP_CONFIG3`.
+        GroupConfig3 = 0x17 => "group configuration error 3",
+        /// registers.h `IDXD_CMDSTS_ERR_GRP_CONFIG4`.
+        GroupConfig4 = 0x18 => "group configuration error 4",
         DevNotEnabled = 0x20 => "device not enabled",
         WqAlreadyEnabled = 0x21 => "WQ already enabled",
         WqSize = 0x22 => "invalid WQ size",
@@ -128,7 +133,10 @@ code_enum! {
         WqMaxBatch = 0x27 => "invalid max batch size",
         WqMaxTransfer = 0x28 => "invalid max transfer size",
         DisDevNotEnabled = 0x31 => "device not enabled (disable)",
-        WqNotEnabled = 0x32 => "WQ not enabled",
+        /// registers.h `IDXD_CMDSTS_ERR_DEV_NOT_EN`, listed under "disable WQ, drain WQ, abort
+        /// WQ, reset WQ": the kernel names it "device not enabled"; the emulator also reports
+        /// it for a WQ that is not enabled.
+        WqNotEnabled = 0x32 => "disable/drain/abort/reset WQ: device (or WQ) not enabled",
         InvalidIntIndex = 0x41 => "invalid interrupt index",
         NoIntHandle = 0x42 => "no interrupt handle available",
     }

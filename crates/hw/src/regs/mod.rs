@@ -48,6 +48,10 @@ pub mod off {
     pub const CMDCAP: u64 = 0xb0;
     /// SWERR (4 x 64).
     pub const SWERR: u64 = 0xc0;
+    /// EVLCFG (2 x 64): event log configuration (GENCAP \[14:13\] non-zero).
+    pub const EVLCFG: u64 = 0xe0;
+    /// EVLSTATUS (64): event log head, tail, interrupt pending.
+    pub const EVLSTATUS: u64 = 0xf0;
     /// IAACAP (IAA >= 2.0) / DSACAP0 (DSA >= 3.0).
     pub const IAACAP: u64 = 0x180;
 }
