@@ -9,7 +9,7 @@
 //! - `idxd-emu`, as the engine behind its compress, decompress and CRC64 operations (and the
 //!   CRC32C of DSA's CRC operations);
 //! - `idxd-runtime`, to build the Huffman tables and header of dynamic mode on the host from
-//!   the statistics the device wrote back ([`aecs_from_statistics`]);
+//!   the histogram the device's statistics pass wrote ([`aecs_from_statistics`]);
 //! - `idxd-cli`'s selftest, for the dynamic-mode AECS it hands a device.
 //!
 //! Pure computation over byte slices (the emulator translates device addresses first and
