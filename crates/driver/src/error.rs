@@ -225,6 +225,26 @@ pub enum DriverError {
         /// Its device id.
         device: u16,
     },
+    /// vfio-pci refused the function: its id is on vfio-pci's denylist and the module was
+    /// loaded without `disable_denylist=1` (docs/hardware.md, "vfio-pci denylist").
+    #[error("{bdf} ({vendor:04x}:{device:04x}) is on vfio-pci's denylist, so vfio-pci refuses it: \
+        reload vfio-pci with disable_denylist=1 (`modprobe -r vfio-pci; modprobe vfio-pci disable_denylist=1`, \
+        or vfio_pci.disable_denylist=1 on the kernel command line; {param} reads {value}). \
+        The part is denylisted because of an erratum that makes direct submission by an untrusted \
+        user unsafe (Intel advisory INTEL-SA-01084): a vfio-pci user owns the whole device, so only \
+        lift the denylist for users you trust with it")]
+    VfioDenylisted {
+        /// The address.
+        bdf: String,
+        /// Vendor id.
+        vendor: u16,
+        /// Device id.
+        device: u16,
+        /// The module parameter's file.
+        param: String,
+        /// What it reads (`N`).
+        value: String,
+    },
     /// The PCI function is bound to another driver than the one needed.
     #[error("{bdf} is bound to {}, not {expected}{}", actual.as_deref().unwrap_or("no driver"),
         if actual.is_none() && *expected == "vfio-pci" { " (is the vfio-pci module loaded?)" } else { "" })]

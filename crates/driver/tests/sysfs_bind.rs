@@ -157,3 +157,46 @@ fn unbind_when_not_on_vfio() {
     sysfs::unbind_vfio(t.root(), DSA).unwrap();
     assert_eq!(t.read("sys/bus/pci/drivers_probe"), DSA);
 }
+
+#[test]
+fn a_denylisted_part_names_vfio_pci_disable_denylist() {
+    // vfio_pci.c vfio_pci_dev_in_denylist: 8086:0b25 (and 0cfe) are refused unless
+    // disable_denylist=1. The fake kernel leaves the function unbound, as vfio-pci does.
+    let t = tree(None);
+    t.write(sysfs::DISABLE_DENYLIST_PARAM, "N\n");
+    let e = sysfs::bind_vfio(t.root(), DSA).unwrap_err();
+    match &e {
+        DriverError::VfioDenylisted {
+            bdf,
+            vendor,
+            device,
+            value,
+            ..
+        } => assert_eq!(
+            (bdf.as_str(), *vendor, *device, value.as_str()),
+            (DSA, 0x8086, 0x0b25, "N")
+        ),
+        other => panic!("{other:?}"),
+    }
+    let msg = e.to_string();
+    assert!(msg.contains("disable_denylist=1"), "{msg}");
+    assert!(
+        msg.contains("/sys/module/vfio_pci/parameters/disable_denylist"),
+        "{msg}"
+    );
+    assert!(msg.contains("INTEL-SA-01084"), "{msg}");
+    // With the denylist lifted (Y), a failed bind is reported as before.
+    t.write(sysfs::DISABLE_DENYLIST_PARAM, "Y\n");
+    assert!(matches!(
+        sysfs::bind_vfio(t.root(), DSA).unwrap_err(),
+        DriverError::WrongDriver { .. }
+    ));
+    // A part that is not on the denylist never gets the denylist error.
+    let t = FakeTree::new();
+    t.pci(DSA, 0x8086, 0x11fb, "0").group(DSA, 17);
+    t.write(sysfs::DISABLE_DENYLIST_PARAM, "N\n");
+    assert!(matches!(
+        sysfs::bind_vfio(t.root(), DSA).unwrap_err(),
+        DriverError::WrongDriver { .. }
+    ));
+}

@@ -53,10 +53,37 @@ pub fn request_vfio_bind(root: &Path, bdf: &str) -> Result<(), DriverError> {
 /// Binds a DSA/IAA function to vfio-pci ([`request_vfio_bind`]) and checks that it took
 /// ([`verify_driver`]): when it did not, the error says which driver holds the function now
 /// (none usually means the vfio-pci module is not loaded).
+///
+/// A function whose id is on vfio-pci's denylist (Sapphire Rapids DSA 8086:0b25 and IAA
+/// 8086:0cfe) that did not bind while `root/sys/module/vfio_pci/parameters/disable_denylist`
+/// reads `N` is [`DriverError::VfioDenylisted`]: the error names the parameter.
 pub fn bind_vfio(root: &Path, bdf: &str) -> Result<(), DriverError> {
     request_vfio_bind(root, bdf)?;
-    verify_driver(root, bdf, VFIO_PCI)
+    let e = match verify_driver(root, bdf, VFIO_PCI) {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    let f = pci_function(root, bdf)?;
+    if !idxd_hw::pci::vfio_pci_denylisted(f.vendor, f.device) {
+        return Err(e);
+    }
+    let param = root.join(DISABLE_DENYLIST_PARAM);
+    match read_opt(&param)? {
+        // A bool module parameter reads Y or N; absent means vfio-pci is not loaded, which the
+        // WrongDriver error already says.
+        Some(v) if v.trim() == "N" => Err(DriverError::VfioDenylisted {
+            bdf: f.bdf.to_string(),
+            vendor: f.vendor,
+            device: f.device,
+            param: Path::new("/").join(DISABLE_DENYLIST_PARAM).display().to_string(),
+            value: v.trim().to_string(),
+        }),
+        _ => Err(e),
+    }
 }
+
+/// vfio-pci's `disable_denylist` module parameter, relative to the filesystem root.
+pub const DISABLE_DENYLIST_PARAM: &str = "sys/module/vfio_pci/parameters/disable_denylist";
 
 /// Gives a DSA/IAA function back to the kernel (idxd): clears `driver_override`, unbinds it from
 /// vfio-pci when bound there, and asks the kernel to probe it again. Which driver takes it then
