@@ -1,5 +1,5 @@
-//! The checks behind the `inflate` fuzz target, in a library so that they also run as a plain
-//! `cargo test` smoke test without libFuzzer.
+//! The checks behind the fuzz targets (`inflate`, `config`, `portal`, `records`), in a library
+//! so that they also run as a plain `cargo test` smoke test without libFuzzer.
 //!
 //! Input layout: byte 0 selects decompress flags, bytes 1-2 the destination size
 //! (`max_dst_size`, little-endian, up to 64 KiB), the rest is the compressed stream.
@@ -7,7 +7,15 @@
 //! nothing is written past the destination, nothing at all with output suppressed, and the
 //! output of a success re-compresses and inflates back to itself.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod config;
+mod portal;
+mod records;
+
+pub use config::config_one;
+pub use portal::portal_one;
+pub use records::records_one;
 
 use idxd_deflate::{compress_page_fixed, decompress};
 use idxd_hw::{AnalyticsError, DecompressFlags};
@@ -125,6 +133,32 @@ mod tests {
                 }
                 inflate_one(&m);
             }
+        }
+    }
+
+    /// A small random walk through each of the other targets, so `cargo test` in fuzz/ runs
+    /// their checks without libFuzzer.
+    #[test]
+    fn other_targets_smoke() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        config_one(b"\x00[[wq]]\nid = 0\ngroup = 0\nmode = \"dedicated\"\nsize = 16\n[[group]]\nid = 0\nengines = [0]\n");
+        config_one(b"\x01[{\"dev\":\"dsa0\",\"groups\":[]}]");
+        for _ in 0..300 {
+            let n = (next() % 120) as usize;
+            let case: Vec<u8> = (0..n).map(|_| next() as u8).collect();
+            config_one(&case);
+            portal_one(&case);
+        }
+        for _ in 0..40 {
+            let n = (next() % 400) as usize;
+            let case: Vec<u8> = (0..n).map(|_| next() as u8).collect();
+            records_one(&case);
         }
     }
 }
