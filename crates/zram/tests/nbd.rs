@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use common::{corpus, hash, software, PAGE};
 use idxd_emu::device::EmuConfig;
@@ -36,7 +37,10 @@ impl Client {
         u64::from_be_bytes(b)
     }
     fn connect(addr: std::net::SocketAddr) -> Client {
-        let mut c = Client(TcpStream::connect(addr).unwrap());
+        let s = TcpStream::connect(addr).unwrap();
+        // No read may hang the test: a server that stops answering fails it instead.
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut c = Client(s);
         assert_eq!(c.u64(), 0x4e42_444d_4147_4943);
         assert_eq!(c.u64(), IHAVEOPT);
         assert_eq!(c.u16(), 3, "fixed newstyle, no zeroes");
@@ -291,4 +295,254 @@ fn export_name_negotiation_and_connection_bound() {
     server.stop();
     let mut b = [0u8; 1];
     assert_eq!(c.0.read(&mut b).unwrap_or(0), 0);
+}
+
+/// Whether the peer closed the socket (EOF or reset) within the socket's read timeout; a
+/// timeout or data is "not closed".
+fn closed(s: &mut TcpStream) -> bool {
+    if s.read_timeout().unwrap().is_none() {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    let mut b = [0u8; 64];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => return true,
+            // Whatever the server sent before closing (a greeting, a reply): keep reading.
+            Ok(_) => continue,
+            Err(e) => {
+                return matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                )
+            }
+        }
+    }
+}
+
+/// Polls `cond` every 10 ms until it holds or `limit` passes; returns whether it held.
+fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Negotiates with NBD_OPT_GO and checks one read of the first sector.
+fn go_and_read(c: &mut Client) {
+    c.option(7, &go_data("", &[]));
+    assert_eq!(c.reply(7).0, 3, "export info");
+    assert_eq!(c.reply(7).0, 1, "ack");
+    let (e, d) = c.request(0, 1, 0, 512, &[]);
+    assert_eq!((e, d.len()), (0, 512));
+}
+
+/// Runs a command, killing it after `limit`; returns (success, output).
+fn run_bounded(cmd: &str, args: &[&str], limit: Duration) -> (bool, String) {
+    let mut child = Command::new(cmd)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break Some(st);
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut text = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut text);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut text);
+    }
+    (status.is_some_and(|s| s.success()), text)
+}
+
+fn small_dev() -> Arc<Zram> {
+    Arc::new(ZramBuilder::new(1 << 20, software("lz4")).build().unwrap())
+}
+
+#[test]
+fn idle_sockets_do_not_lock_out_real_clients() {
+    // Default limits (8 established clients): 10 raw TCP connections that never negotiate.
+    let server = NbdServer::start(small_dev(), NbdConfig::default()).unwrap();
+    let idle: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect(server.local_addr()).unwrap())
+        .collect();
+    assert!(wait_for(Duration::from_secs(5), || server.negotiating() == 10));
+    // A client that negotiates is served at once (before: the ninth socket was closed).
+    let t = Instant::now();
+    let mut c = Client::connect(server.local_addr());
+    go_and_read(&mut c);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!((server.established(), server.stats().established), (1, 1));
+    if tool("qemu-io") {
+        let (ok, out) = run_bounded(
+            "qemu-io",
+            &["-f", "raw", "-c", "read -P 0 0 64k", &server.url()],
+            Duration::from_secs(30),
+        );
+        assert!(ok && !out.contains("verification failed"), "{out}");
+        assert_eq!(server.stats().established, 2);
+    }
+    assert_eq!(server.stats().refused, 0);
+    drop(idle);
+    server.stop();
+}
+
+#[test]
+fn handshake_timeout_frees_negotiation_slots() {
+    let cfg = NbdConfig {
+        max_handshakes: 4,
+        handshake_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let server = NbdServer::start(small_dev(), cfg).unwrap();
+    let mut idle: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(server.local_addr()).unwrap())
+        .collect();
+    assert!(wait_for(Duration::from_secs(5), || server.negotiating() == 4));
+    // Every negotiation slot is taken: a fifth connection is closed at once.
+    let mut extra = TcpStream::connect(server.local_addr()).unwrap();
+    assert!(closed(&mut extra));
+    assert_eq!(server.stats().refused, 1);
+    // The idle ones are dropped when their handshake time is up, and their slots come back.
+    assert!(wait_for(Duration::from_secs(5), || server.negotiating() == 0));
+    for s in &mut idle {
+        assert!(closed(s), "an idle socket was dropped");
+    }
+    assert_eq!(server.stats().handshake_timeouts, 4);
+    let mut c = Client::connect(server.local_addr());
+    go_and_read(&mut c);
+    // Negotiation is timed as a whole: a client trickling options is dropped too.
+    let mut slow = Client::connect(server.local_addr());
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(3) && server.stats().handshake_timeouts < 5 {
+        // LIST every 100 ms, replies left unread: each write succeeds until the drop.
+        if slow.0.write_all(&option_header(3, 0)).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(closed(&mut slow.0));
+    assert_eq!(server.stats().handshake_timeouts, 5);
+    server.stop();
+}
+
+#[test]
+fn idle_timeout_in_transmission() {
+    let cfg = NbdConfig {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..Default::default()
+    };
+    let server = NbdServer::start(small_dev(), cfg).unwrap();
+    let mut c = Client::connect(server.local_addr());
+    go_and_read(&mut c);
+    assert_eq!(server.established(), 1);
+    // Busy clients are not dropped: requests 100 ms apart for a second.
+    for i in 0..10 {
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(c.request(0, 10 + i, 0, 512, &[]).0, 0);
+    }
+    // A silent one is.
+    assert!(closed(&mut c.0));
+    assert!(wait_for(Duration::from_secs(5), || server.established() == 0));
+    assert_eq!(server.stats().idle_timeouts, 1);
+    assert!(NbdServer::start(
+        small_dev(),
+        NbdConfig {
+            idle_timeout: Some(Duration::ZERO),
+            ..Default::default()
+        }
+    )
+    .is_err());
+    server.stop();
+}
+
+/// An option header claiming `len` bytes of data, without the data.
+fn option_header(opt: u32, len: u32) -> Vec<u8> {
+    let mut b = IHAVEOPT.to_be_bytes().to_vec();
+    b.extend_from_slice(&opt.to_be_bytes());
+    b.extend_from_slice(&len.to_be_bytes());
+    b
+}
+
+#[test]
+fn oversized_options_are_refused_and_free_the_slot() {
+    // One negotiation slot: a connection pinned by a huge option would lock everyone out.
+    let cfg = NbdConfig {
+        max_handshakes: 1,
+        ..Default::default()
+    };
+    let server = NbdServer::start(small_dev(), cfg).unwrap();
+
+    // NBD_OPT_GO with length 2^32 - 1: NBD_REP_ERR_TOO_BIG, then the server closes.
+    let mut c = Client::connect(server.local_addr());
+    c.0.write_all(&option_header(7, u32::MAX)).unwrap();
+    let (kind, _) = c.reply(7);
+    assert_eq!(kind, (1 << 31) | 9, "NBD_REP_ERR_TOO_BIG");
+    assert!(closed(&mut c.0));
+    assert!(wait_for(Duration::from_secs(5), || server.negotiating() == 0));
+    assert_eq!(server.stats().oversized_options, 1);
+
+    // NBD_OPT_EXPORT_NAME has no error reply: closed.
+    let mut c = Client::connect(server.local_addr());
+    c.0.write_all(&option_header(1, u32::MAX)).unwrap();
+    assert!(closed(&mut c.0));
+    assert!(wait_for(Duration::from_secs(5), || server.negotiating() == 0));
+
+    // An option a little over the limit is skipped: negotiation goes on.
+    let mut c = Client::connect(server.local_addr());
+    c.option(6, &vec![0u8; 10 * 1024]);
+    assert_eq!(c.reply(6).0, (1 << 31) | 9);
+    c.option(3, &[]);
+    assert_eq!(c.reply(3).0, 2);
+    assert_eq!(c.reply(3).0, 1);
+    go_and_read(&mut c);
+    assert_eq!(server.stats().oversized_options, 3);
+    // An export name of the protocol's 4096-byte maximum is not "too big" (just unknown).
+    let mut c = Client::connect(server.local_addr());
+    c.option(6, &go_data(&"x".repeat(4096), &[]));
+    assert_eq!(c.reply(6).0, (1 << 31) | 6);
+    assert_eq!(server.stats().oversized_options, 3);
+    server.stop();
+}
+
+#[test]
+fn oversized_requests_are_refused() {
+    let dev = small_dev();
+    let server = NbdServer::start(Arc::clone(&dev), NbdConfig::default()).unwrap();
+    let mut c = Client::connect(server.local_addr());
+    go_and_read(&mut c);
+    // A 64 MiB read: EINVAL, the connection goes on.
+    assert_eq!(c.request(0, 2, 0, 64 << 20, &[]).0, 22);
+    assert_eq!(c.request(0, 3, 0, 4096, &[]).0, 0);
+    // A 64 MiB write (header only, its payload is not coming): EINVAL, then closed rather than
+    // waiting for 64 MiB.
+    assert_eq!(c.request(1, 4, 0, 64 << 20, &[]).0, 22);
+    assert!(closed(&mut c.0));
+    assert_eq!(server.stats().oversized_requests, 2);
+    assert!(wait_for(Duration::from_secs(5), || server.connections() == 0));
+    // The largest payload advertised (32 MiB) is below the limit: a read that long past the
+    // 1 MiB device is refused by the device (EINVAL), not by the bound.
+    let mut c = Client::connect(server.local_addr());
+    go_and_read(&mut c);
+    assert_eq!(c.request(0, 5, 0, 32 << 20, &[]).0, 22);
+    assert_eq!(server.stats().oversized_requests, 2);
+    server.stop();
 }

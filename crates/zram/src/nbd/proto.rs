@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 
-use crate::nbd::Export;
+use crate::nbd::{inc, Export, Shared};
 
 pub const NBDMAGIC: u64 = 0x4e42_444d_4147_4943;
 pub const IHAVEOPT: u64 = 0x4948_4156_454f_5054;
@@ -29,6 +29,7 @@ pub const REP_SERVER: u32 = 2;
 pub const REP_INFO: u32 = 3;
 pub const REP_ERR_UNSUP: u32 = (1 << 31) | 1;
 pub const REP_ERR_INVALID: u32 = (1 << 31) | 3;
+pub const REP_ERR_TOO_BIG: u32 = (1 << 31) | 9;
 pub const REP_ERR_UNKNOWN: u32 = (1 << 31) | 6;
 
 // Info types.
@@ -64,8 +65,12 @@ pub const MIN_BLOCK: u32 = 512;
 pub const PREFERRED_BLOCK: u32 = 4096;
 /// Largest request payload served (32 MiB).
 pub const MAX_PAYLOAD: u32 = 32 << 20;
-/// Largest option payload accepted.
-const MAX_OPTION: u32 = 64 << 10;
+/// Largest option data accepted: an export name (at most 4096 bytes by the protocol) with
+/// its length and some information requests fits.
+pub const MAX_OPTION: u32 = 8 << 10;
+/// Longest option data skipped (after NBD_REP_ERR_TOO_BIG) to keep negotiating; longer
+/// options close the connection instead of being read.
+pub const MAX_OPTION_SKIP: u32 = 64 << 10;
 
 pub(crate) fn read_u16(r: &mut impl Read) -> io::Result<u16> {
     let mut b = [0u8; 2];
@@ -118,7 +123,14 @@ pub(crate) enum Negotiated {
 }
 
 /// Runs the handshake on a fresh connection.
-pub(crate) fn handshake<S: Read + Write>(s: &mut S, export: &Export) -> io::Result<Negotiated> {
+///
+/// An established slot is claimed (from `shared`) before the server commits to transmission;
+/// when none is free the connection is closed. `Transmission` means the caller holds one.
+pub(crate) fn handshake<S: Read + Write>(
+    s: &mut S,
+    export: &Export,
+    shared: &Shared,
+) -> io::Result<Negotiated> {
     let mut hello = Vec::with_capacity(18);
     hello.extend_from_slice(&NBDMAGIC.to_be_bytes());
     hello.extend_from_slice(&IHAVEOPT.to_be_bytes());
@@ -136,16 +148,26 @@ pub(crate) fn handshake<S: Read + Write>(s: &mut S, export: &Export) -> io::Resu
         let opt = read_u32(s)?;
         let len = read_u32(s)?;
         if len > MAX_OPTION {
-            discard(s, len as u64)?;
-            opt_reply(s, opt, REP_ERR_INVALID, b"option too long")?;
-            continue;
+            inc(&shared.oversized_options);
+            if opt == OPT_EXPORT_NAME {
+                // No error reply exists for EXPORT_NAME: the protocol says close.
+                return Ok(Negotiated::Close);
+            }
+            if len <= MAX_OPTION_SKIP {
+                discard(s, len as u64)?;
+                opt_reply(s, opt, REP_ERR_TOO_BIG, b"option too long")?;
+                continue;
+            }
+            // Not worth reading: refuse, then close without reading it.
+            let _ = opt_reply(s, opt, REP_ERR_TOO_BIG, b"option too long");
+            return Ok(Negotiated::Close);
         }
         let mut data = vec![0u8; len as usize];
         s.read_exact(&mut data)?;
         match opt {
             OPT_EXPORT_NAME => {
                 let name = String::from_utf8_lossy(&data);
-                if !export.matches(&name) {
+                if !export.matches(&name) || !shared.claim_established() {
                     return Ok(Negotiated::Close);
                 }
                 let mut b = Vec::with_capacity(10 + 124);
@@ -154,7 +176,10 @@ pub(crate) fn handshake<S: Read + Write>(s: &mut S, export: &Export) -> io::Resu
                 if !no_zeroes {
                     b.extend_from_slice(&[0u8; 124]);
                 }
-                s.write_all(&b)?;
+                if let Err(e) = s.write_all(&b) {
+                    shared.release_established();
+                    return Err(e);
+                }
                 return Ok(Negotiated::Transmission);
             }
             OPT_ABORT => {
@@ -198,10 +223,18 @@ pub(crate) fn handshake<S: Read + Write>(s: &mut S, export: &Export) -> io::Resu
                     d.extend_from_slice(&MAX_PAYLOAD.to_be_bytes());
                     opt_reply(s, opt, REP_INFO, &d)?;
                 }
-                opt_reply(s, opt, REP_ACK, &[])?;
                 if opt == OPT_GO {
+                    if !shared.claim_established() {
+                        // Every established slot was taken while this client negotiated.
+                        return Ok(Negotiated::Close);
+                    }
+                    if let Err(e) = opt_reply(s, opt, REP_ACK, &[]) {
+                        shared.release_established();
+                        return Err(e);
+                    }
                     return Ok(Negotiated::Transmission);
                 }
+                opt_reply(s, opt, REP_ACK, &[])?;
             }
             _ => opt_reply(s, opt, REP_ERR_UNSUP, b"unsupported option")?,
         }

@@ -4,7 +4,7 @@ use std::io::{self, Read, Write};
 
 use crate::error::ZramError;
 use crate::nbd::proto::*;
-use crate::nbd::Export;
+use crate::nbd::{inc, Export, Shared};
 use crate::SECTOR_SIZE;
 
 fn reply(w: &mut impl Write, handle: u64, error: u32, data: &[u8]) -> io::Result<()> {
@@ -25,8 +25,9 @@ fn errno(e: &ZramError, write: bool, past_end: bool) -> u32 {
     }
 }
 
-/// Serves requests until the client disconnects (NBD_CMD_DISC or EOF) or errs.
-pub(crate) fn serve<S: Read + Write>(s: &mut S, export: &Export) -> io::Result<()> {
+/// Serves requests until the client disconnects (NBD_CMD_DISC or EOF) or errs (a timeout of
+/// the socket included).
+pub(crate) fn serve<S: Read + Write>(s: &mut S, export: &Export, shared: &Shared) -> io::Result<()> {
     let dev = &export.dev;
     loop {
         let magic = match read_u32(s) {
@@ -47,6 +48,9 @@ pub(crate) fn serve<S: Read + Write>(s: &mut S, export: &Export) -> io::Result<(
         let sector = offset / SECTOR_SIZE;
         match cmd {
             CMD_READ => {
+                if len > MAX_PAYLOAD {
+                    inc(&shared.oversized_requests);
+                }
                 if len > MAX_PAYLOAD || !aligned {
                     reply(s, handle, EINVAL, &[])?;
                     continue;
@@ -59,9 +63,14 @@ pub(crate) fn serve<S: Read + Write>(s: &mut S, export: &Export) -> io::Result<(
             }
             CMD_WRITE => {
                 if len > MAX_PAYLOAD {
-                    discard(s, len as u64)?;
+                    // Reading (up to 4 GiB of) payload we will not use would pin the
+                    // connection: refuse and close, as the protocol allows.
+                    inc(&shared.oversized_requests);
                     reply(s, handle, EINVAL, &[])?;
-                    continue;
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("write of {len} bytes exceeds the {MAX_PAYLOAD}-byte maximum payload"),
+                    ));
                 }
                 let mut buf = vec![0u8; len as usize];
                 s.read_exact(&mut buf)?;
