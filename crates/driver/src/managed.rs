@@ -2,7 +2,7 @@
 //! handles, SWERR and halt handling with recovery, orderly teardown.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use idxd_hw::caps::CapRegisters;
@@ -10,7 +10,7 @@ use idxd_hw::pci::{PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY};
 use idxd_hw::regs::{
     off, Cmd, CmdError, CmdSts, Command, DeviceState, GenCtrl, GenSts, IntCause, ResetType, SwErr,
 };
-use idxd_hw::tables::{GrpCfg, WqCfg, WqMode, WqState, DEFAULT_TRAFFIC_CLASS};
+use idxd_hw::tables::{default_traffic_classes, GrpCfg, WqCfg, WqMode, WqState};
 use idxd_hw::{Capabilities, Limits};
 
 use crate::config::{DeviceConfig, Mode};
@@ -45,8 +45,38 @@ pub struct Health {
     pub recoveries: u64,
 }
 
+/// The interrupt handles of a device whose CMDCAP has bit 13 (Request Interrupt Handle): the
+/// handle command 13 returned for each MSI-X vector (index = vector; vector 0, the device's
+/// own interrupt, has none). Descriptors carry the handle, not the vector (docs/hardware.md,
+/// "Interrupt handles"). Requested at every bring-up and recovery, released at teardown.
+#[derive(Debug)]
+pub(crate) struct IntHandles {
+    backing: String,
+    map: RwLock<Vec<Option<u16>>>,
+}
+
+impl IntHandles {
+    /// The handle to put in a descriptor that asks for an interrupt on `vector`.
+    pub(crate) fn translate(&self, vector: u16) -> Result<u16, DriverError> {
+        let m = self.map.read().unwrap_or_else(|e| e.into_inner());
+        m.get(vector as usize)
+            .copied()
+            .flatten()
+            .ok_or_else(|| DriverError::NoSuchVector {
+                backing: self.backing.clone(),
+                vector,
+                vectors: m.len(),
+            })
+    }
+}
+
+/// The most MSI-X vectors a function can have (the table size field is 11 bits).
+const MAX_MSIX_VECTORS: u32 = 2048;
+
 pub(crate) struct DeviceShared {
     backing: Arc<dyn DeviceBacking>,
+    /// `Some` when the device requires interrupt handles (CMDCAP bit 13).
+    int_handles: Option<Arc<IntHandles>>,
     caps: Capabilities,
     config: DeviceConfig,
     opts: BringUpOptions,
@@ -175,8 +205,15 @@ impl Device {
         let caps = Capabilities::decode(backing.kind(), &read_cap_registers(r))
             .map_err(DriverError::BadCapabilities)?;
         config.validate(&caps)?;
+        let needs_handles = caps.cmdcap.is_some_and(|c| c.supports(Command::RequestIntHandle));
         let sh = Arc::new(DeviceShared {
             backing: backing.clone(),
+            int_handles: needs_handles.then(|| {
+                Arc::new(IntHandles {
+                    backing: backing.describe(),
+                    map: RwLock::new(Vec::new()),
+                })
+            }),
             caps,
             config: config.clone(),
             opts,
@@ -203,6 +240,7 @@ impl Device {
                 size: w.size as u32,
                 device: Arc::downgrade(&sh),
                 halted: sh.halted.clone(),
+                int_handles: sh.int_handles.clone(),
             })?));
         }
         *sh.wqs.lock().unwrap_or_else(|e| e.into_inner()) = wqs;
@@ -309,15 +347,11 @@ impl DeviceShared {
         r.write64(off::SWERR, SwErr::ack_value(q0));
         r.write32(off::INTCAUSE, r.read32(off::INTCAUSE));
         let c = &self.caps;
-        let tc = if c.version.major <= 2 {
-            DEFAULT_TRAFFIC_CLASS
-        } else {
-            0
-        };
+        let (tc_a, tc_b) = default_traffic_classes(r.read32(off::VERSION));
         for g in 0..c.num_groups() {
             let mut e = GrpCfg {
-                tc_a: tc,
-                tc_b: tc,
+                tc_a,
+                tc_b,
                 rdbufs_allowed: c.total_read_buffers(),
                 ..Default::default()
             };
@@ -364,6 +398,7 @@ impl DeviceShared {
             }
         }
         run_command(r, Cmd::new(Command::EnableDevice)).map_err(|e| with_field(e, None))?;
+        self.request_int_handles(r)?;
         for w in &self.config.wqs {
             run_command(r, Cmd::wq(Command::EnableWq, w.id)).map_err(|e| with_field(e, Some(w.id)))?;
             let s = WqCfg::decode(&[0, 0, 0, 0, 0, 0, r.read32(c.wqcfg_offset(w.id) + 24), 0]).state;
@@ -383,8 +418,57 @@ impl DeviceShared {
             }
             .encode(),
         );
-        self.halted.store(false, Ordering::Release);
         Ok(())
+    }
+
+    /// Requests a handle for every MSI-X vector from 1 up (command 13, operand = vector, handle
+    /// in CMDSTS bits 23:8), as the kernel does for its WQ vectors, until the device answers
+    /// "invalid interrupt index" (0x41: no such vector) or "no handle available" (0x42).
+    /// Handles held from before (a recovery) are released first; a reset may already have
+    /// dropped them, so failures to release are ignored.
+    fn request_int_handles(&self, r: &dyn RegisterAccess) -> Result<(), DriverError> {
+        let Some(h) = &self.int_handles else {
+            return Ok(());
+        };
+        self.release_int_handles(r);
+        let mut map = vec![None];
+        for v in 1..MAX_MSIX_VECTORS {
+            let cmd = Cmd {
+                command: Command::RequestIntHandle,
+                operand: v,
+                request_int: false,
+            };
+            match run_command(r, cmd) {
+                Ok(handle) => map.push(Some(handle)),
+                Err(DriverError::Command {
+                    code: CmdError::InvalidIntIndex | CmdError::NoIntHandle,
+                    ..
+                }) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        *h.map.write().unwrap_or_else(|e| e.into_inner()) = map;
+        Ok(())
+    }
+
+    /// Releases every handle held (command 14, operand = the handle), as the kernel does when
+    /// it frees a WQ's interrupt; errors are ignored (the handle may be gone after a reset).
+    fn release_int_handles(&self, r: &dyn RegisterAccess) {
+        let Some(h) = &self.int_handles else { return };
+        let held = std::mem::take(&mut *h.map.write().unwrap_or_else(|e| e.into_inner()));
+        for handle in held.into_iter().flatten() {
+            let cmd = Cmd {
+                command: Command::ReleaseIntHandle,
+                operand: handle as u32,
+                request_int: false,
+            };
+            if let Err(e) = run_command(r, cmd) {
+                tracing::debug!(
+                    "{}: release of interrupt handle {handle}: {e}",
+                    self.backing.describe()
+                );
+            }
+        }
     }
 
     /// Drain WQ `id`: returns when the device has finished every descriptor submitted to it.
@@ -438,17 +522,29 @@ impl DeviceShared {
         if first {
             self.health.lock().unwrap_or_else(|e| e.into_inner()).halts += 1;
         }
-        for w in self.wqs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            w.abandon_all();
-        }
+        let wqs = self.wqs.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if !self.opts.auto_recover || !matches!(reset, ResetType::Software | ResetType::Flr) {
+            // No reset: every request in flight ends, but the device may not be done with its
+            // memory, so the buffers stay held until a later reset (docs/design.md, "Buffer
+            // ownership").
+            for w in &wqs {
+                w.abandon_all(false);
+            }
             return Err(DriverError::Halted { reset });
         }
         tracing::warn!(
             "{}: device halted ({reset:?} reset); recovering",
             self.backing.describe()
         );
-        self.configure_and_enable()?;
+        // The reset first: once Reset Device completed no descriptor of before writes memory,
+        // and the requests' buffers can go back. New submissions wait for the halted flag to
+        // clear, after the abandoned requests are out of their slots.
+        let res = self.configure_and_enable();
+        for w in &wqs {
+            w.abandon_all(res.is_ok());
+        }
+        res?;
+        self.halted.store(false, Ordering::Release);
         self.health.lock().unwrap_or_else(|e| e.into_inner()).recoveries += 1;
         Ok(())
     }
@@ -463,6 +559,87 @@ impl DeviceShared {
             run_command(r, Cmd::wq(Command::ResetWq, w.id))?;
         }
         run_command(r, Cmd::new(Command::DisableDevice))?;
+        self.release_int_handles(r);
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "emu"))]
+mod tests {
+    use super::*;
+    use crate::backing::emu::EmuBacking;
+    use idxd_emu::device::EmuConfig;
+
+    #[test]
+    fn grpcfg_traffic_classes_follow_the_kernel_defaults() {
+        // init.c idxd_setup_groups: VERSION <= 0x200 gives TC-A = TC-B = 1; later versions
+        // leave them unset and device.c idxd_group_flags_setup then writes TC-A 0, TC-B 1.
+        for (name, want) in [
+            ("dsa-spr", (1, 1)),
+            ("iaa-spr", (1, 1)),
+            ("dsa-gnr", (1, 1)),
+            ("iaa-gnr", (1, 1)),
+            ("dsa-dmr", (0, 1)),
+        ] {
+            let b = Arc::new(EmuBacking::from_profile(name, EmuConfig::default()).unwrap());
+            let caps = b.device().profile().caps;
+            let dev = Device::bring_up(
+                b.clone(),
+                &DeviceConfig::dedicated(&caps, 1),
+                BringUpOptions::default(),
+            )
+            .unwrap();
+            for g in 0..caps.num_groups() {
+                let base = caps.grpcfg_offset(g);
+                let q: [u64; 8] = std::array::from_fn(|i| b.device().read64(base + 8 * i as u64));
+                let e = GrpCfg::decode(&q);
+                assert_eq!((e.tc_a, e.tc_b), want, "{name} group {g}");
+            }
+            dev.teardown().unwrap();
+        }
+    }
+
+    #[test]
+    fn interrupt_handles_are_requested_at_bring_up_and_released_at_teardown() {
+        // CMDCAP bit 13: one handle per MSI-X vector from 1 (command 13), released with
+        // command 14 when the device is torn down.
+        let b = Arc::new(EmuBacking::from_profile("dsa-gnr", EmuConfig::default()).unwrap());
+        let caps = b.device().profile().caps;
+        let dev = Device::bring_up(
+            b.clone(),
+            &DeviceConfig::dedicated(&caps, 1),
+            BringUpOptions::default(),
+        )
+        .unwrap();
+        let h = dev.sh.int_handles.clone().expect("dsa-gnr needs handles");
+        let vectors = b.device().msix_vectors();
+        for v in 1..vectors {
+            assert!(h.translate(v).is_ok(), "vector {v}");
+        }
+        assert!(h.translate(0).is_err() && h.translate(vectors).is_err());
+        dev.teardown().unwrap();
+        assert!(h.translate(1).is_err(), "released");
+        // The device agrees: every vector's handle can be requested again.
+        let r = b.registers().unwrap();
+        assert_eq!(
+            run_command(
+                r,
+                Cmd {
+                    command: Command::RequestIntHandle,
+                    operand: 1,
+                    request_int: false
+                }
+            )
+            .unwrap(),
+            1
+        );
+        let spr = Arc::new(EmuBacking::from_profile("dsa-spr", EmuConfig::default()).unwrap());
+        let caps = spr.device().profile().caps;
+        let dev =
+            Device::bring_up(spr, &DeviceConfig::dedicated(&caps, 1), BringUpOptions::default()).unwrap();
+        assert!(
+            dev.sh.int_handles.is_none(),
+            "no CMDCAP, vectors go in descriptors"
+        );
     }
 }

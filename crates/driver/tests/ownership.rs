@@ -154,3 +154,84 @@ fn a_refused_submission_gives_its_buffers_back() {
     assert_eq!(r.buffers[0].iova(), iova);
     dev.teardown().unwrap();
 }
+
+fn halting_device(auto_recover: bool) -> (Device, Arc<DmaPool>) {
+    let inject = InjectConfig {
+        schedule: vec![(0, Fault::Slow(Duration::from_millis(100))), (1, Fault::Halt)],
+        ..Default::default()
+    };
+    let b = Arc::new(
+        EmuBacking::from_profile(
+            "dsa-spr",
+            EmuConfig {
+                inject,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    );
+    let caps = b.device().profile().caps;
+    // Two WQs in one group, so the slow descriptor and the halting one run on different
+    // engines: the slow one is still running when the device halts.
+    let dev = Device::bring_up(
+        b,
+        &DeviceConfig::dedicated(&caps, 2),
+        BringUpOptions { auto_recover },
+    )
+    .unwrap();
+    let pool = DmaPool::new(dev.wq(0).unwrap().backing().clone(), 16384, false).unwrap();
+    (dev, pool)
+}
+
+/// Submits a slow fill (owning a buffer) on WQ 0 and a halting noop on WQ 1; returns what the
+/// wait for the fill said and the pool's free bytes afterwards.
+fn halt_with_a_request_running(
+    dev: &Device,
+    pool: &Arc<DmaPool>,
+) -> (Result<idxd_driver::Completion, DriverError>, usize) {
+    let (w0, w1) = (dev.wq(0).unwrap(), dev.wq(1).unwrap());
+    let buf = pool.alloc(4096, 64).unwrap();
+    let fill = idxd_hw::DsaOp::Fill {
+        pattern: 0x77,
+        dst: buf.iova(),
+        len: 4096,
+    };
+    let t = w0.submit_dsa(&fill, &Submit::default(), vec![buf]).unwrap();
+    std::thread::sleep(Duration::from_millis(10));
+    let h = w1
+        .submit_dsa(&idxd_hw::DsaOp::Noop, &Submit::default(), Vec::new())
+        .unwrap();
+    let _ = w1.wait(h, Duration::from_secs(2));
+    let r = w0.wait(t, Duration::from_secs(2));
+    (r, pool.free_bytes())
+}
+
+#[test]
+fn a_halt_with_recovery_gives_buffers_back_after_the_reset() {
+    let (dev, pool) = halting_device(true);
+    let total = pool.free_bytes();
+    let (r, free) = halt_with_a_request_running(&dev, &pool);
+    let c = r.expect("the request completes as abandoned");
+    assert_eq!(c.result, Err(idxd_driver::Abandoned::DeviceHalted));
+    assert_eq!(c.buffers.len(), 1, "the reset completed: the buffer comes back");
+    drop(c);
+    assert_eq!(free, total - 4096);
+    assert_eq!(pool.free_bytes(), total);
+    dev.teardown().unwrap();
+}
+
+#[test]
+fn a_halt_without_reset_keeps_the_buffers_of_requests_that_may_still_run() {
+    let (dev, pool) = halting_device(false);
+    let total = pool.free_bytes();
+    let (r, free) = halt_with_a_request_running(&dev, &pool);
+    match r {
+        Ok(c) => {
+            assert_eq!(c.result, Err(idxd_driver::Abandoned::DeviceHalted));
+            assert!(c.buffers.is_empty(), "no reset yet: the WQ keeps the buffer");
+        }
+        Err(e) => assert!(matches!(e, DriverError::Halted { .. }), "{e}"),
+    }
+    assert_eq!(free, total - 4096, "the buffer is held, not back in the pool");
+    assert_eq!(dev.wq(0).unwrap().counters().abandoned, 1);
+}

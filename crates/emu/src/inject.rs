@@ -24,6 +24,9 @@ pub enum Fault {
     NoCompletion,
     /// The engine takes this long before running the descriptor.
     Slow(Duration),
+    /// The operation succeeds and writes its record, but one byte of its output is wrong (a
+    /// silent data error, which verify-after-compress exists to catch).
+    CorruptOutput,
     /// The device halts when this descriptor reaches an engine: GENSTS halted, SWERR recorded,
     /// every queued and in-flight descriptor abandoned.
     Halt,
@@ -44,6 +47,8 @@ pub struct InjectConfig {
     pub output_overflow: f64,
     /// Probability that the record is never written.
     pub no_completion: f64,
+    /// Probability that a successful operation's output has one wrong byte.
+    pub corrupt_output: f64,
     /// Probability and duration of a slow engine.
     pub slow: Option<(f64, Duration)>,
     /// Explicit faults by descriptor sequence number (0-based, in acceptance order).
@@ -83,6 +88,7 @@ impl InjectConfig {
             (self.watchdog, Fault::Watchdog),
             (self.output_overflow, Fault::OutputOverflow),
             (self.no_completion, Fault::NoCompletion),
+            (self.corrupt_output, Fault::CorruptOutput),
         ];
         for (p, f) in table {
             edge += p;
@@ -106,6 +112,7 @@ impl InjectConfig {
             || self.watchdog > 0.0
             || self.output_overflow > 0.0
             || self.no_completion > 0.0
+            || self.corrupt_output > 0.0
             || self.slow.is_some_and(|(p, _)| p > 0.0)
     }
 }

@@ -15,12 +15,17 @@ code_enum! {
         CreateDelta = 0x07 => "create delta record",
         ApplyDelta = 0x08 => "apply delta record",
         Dualcast = 0x09 => "dualcast",
+        /// DSA 2.0 (`DSA_OPCODE_TRANSL_FETCH`): translation fetch (prefetches address
+        /// translations of `region_size` bytes; `region_stride` at +48).
+        TranslFetch = 0x0a => "translation fetch",
         CrcGen = 0x10 => "CRC32C generate",
         CopyCrc = 0x11 => "copy with CRC32C",
         DifCheck = 0x12 => "DIF check",
         DifInsert = 0x13 => "DIF insert",
         DifStrip = 0x14 => "DIF strip",
         DifUpdate = 0x15 => "DIF update",
+        /// DSA 2.0 (`DSA_OPCODE_DIX_GEN`): DIX generate.
+        DixGen = 0x17 => "DIX generate",
         CacheFlush = 0x20 => "cache flush",
     }
 }

@@ -54,14 +54,14 @@ impl Default for RuntimeBuilder {
 }
 
 impl RuntimeBuilder {
-    /// Defaults: lz4, batch 8 on devices, fallback on, verify off, 2 WQs per device, requests up
-    /// to 64 KiB on the device, 1 s completion timeout.
+    /// Defaults: lz4, batch 8 on devices, fallback on, verify-after-compress on (as iaa_crypto's
+    /// default), 2 WQs per device, requests up to 64 KiB on the device, 1 s completion timeout.
     pub fn new() -> Self {
         RuntimeBuilder {
             algorithm: Algorithm::Lz4,
             devices: Vec::new(),
             batch: None,
-            verify: false,
+            verify: true,
             fallback: true,
             split: None,
             wqs_per_device: 2,
@@ -102,7 +102,9 @@ impl RuntimeBuilder {
         self.batch = Some(n);
         self
     }
-    /// Verify every device compression by decompressing it (output suppressed).
+    /// Verify every device compression by decompressing it (output suppressed) and comparing
+    /// CRCs; a mismatch fails the request as `Corrupt` (redone in software when falling back).
+    /// On by default.
     pub fn verify(mut self, on: bool) -> Self {
         self.verify = on;
         self
@@ -199,6 +201,33 @@ impl RuntimeBuilder {
     }
 }
 
+/// One device's health, as [`Runtime::health`] reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceHealth {
+    /// The device (`emu:iaa-spr@node0`, `vfio:...`, `wq:...`).
+    pub name: String,
+    /// Descriptors submitted to its WQs.
+    pub submitted: u64,
+    /// Requests in flight now (orphans included).
+    pub in_flight: u64,
+    /// Halts seen, and recoveries from them.
+    pub halts: u64,
+    /// Successful recoveries.
+    pub recoveries: u64,
+    /// Software errors read from SWERR (the last 64 at most).
+    pub software_errors: u64,
+    /// Requests whose wait gave up (timeout, failed health check).
+    pub orphaned: u64,
+    /// Orphans whose records came later.
+    pub orphans_reaped: u64,
+    /// Orphans released by a drain or reset (their records were lost).
+    pub orphans_released: u64,
+    /// Requests a halt abandoned.
+    pub abandoned: u64,
+    /// Drains run to recover orphans.
+    pub drains: u64,
+}
+
 #[cfg(feature = "emu")]
 fn default_device(_: Algorithm) -> Result<DeviceSpec, RuntimeError> {
     Ok(DeviceSpec::Emulated {
@@ -266,6 +295,40 @@ impl Runtime {
     /// The compression devices the runtime opened.
     pub fn devices(&self) -> &[OpenDevice] {
         &self.inner.devices
+    }
+
+    /// What each device has been through: halts and recoveries, software errors, requests
+    /// given up on (orphaned) and how they came back, drains. A device the runtime stopped
+    /// being able to use shows here, not only as a rising fallback count.
+    pub fn health(&self) -> Vec<DeviceHealth> {
+        self.inner
+            .devices
+            .iter()
+            .chain(self.inner.dsa.iter())
+            .map(|d| {
+                let mut h = DeviceHealth {
+                    name: d.name().to_string(),
+                    ..Default::default()
+                };
+                if let Some(dev) = d.device() {
+                    let dh = dev.health();
+                    h.halts = dh.halts;
+                    h.recoveries = dh.recoveries;
+                    h.software_errors = dh.swerrs.len() as u64;
+                }
+                for w in d.wqs() {
+                    let c = w.counters();
+                    h.submitted += c.submitted;
+                    h.orphaned += c.orphaned;
+                    h.orphans_reaped += c.orphans_reaped;
+                    h.orphans_released += c.orphans_released;
+                    h.abandoned += c.abandoned;
+                    h.drains += c.drains;
+                    h.in_flight += w.in_flight() as u64;
+                }
+                h
+            })
+            .collect()
     }
 
     /// The DSA devices the runtime opened.

@@ -24,15 +24,20 @@ pub struct Context {
 }
 
 /// Device errors after which a request is worth redoing in software.
+///
+/// Decompression: every device error, as iaa_crypto does (it falls back to software deflate on
+/// any device decompress failure). Software inflate then decides: a page that fits comes back
+/// whole (an output overflow, 0x0b, on a page that fits is a device-side failure), and a stream
+/// that is really corrupt fails there too, as `Corrupt`. Compression: failures of the device,
+/// not of the input (an incompressible page stays `DoesNotFit`: zswap's compress_poor).
 fn device_side(k: ErrorKind, decompress: bool) -> bool {
+    if decompress {
+        return k != ErrorKind::InvalidRequest;
+    }
     match k {
         ErrorKind::QueueFull | ErrorKind::DeviceHalted | ErrorKind::Timeout | ErrorKind::DeviceError => true,
-        ErrorKind::PageFault { .. } => true,
-        // As the kernel: decompress falls back to software inflate on analytics errors (a
-        // 32 KiB-window stream is the usual one); a stream software cannot read either stays
-        // an error.
-        ErrorKind::Unsupported | ErrorKind::Corrupt => decompress,
-        ErrorKind::DoesNotFit | ErrorKind::InvalidRequest => false,
+        ErrorKind::PageFault { .. } | ErrorKind::Corrupt => true,
+        ErrorKind::Unsupported | ErrorKind::DoesNotFit | ErrorKind::InvalidRequest => false,
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idxd_driver::{Abandoned, Completion, DmaBuf, DmaPool, DriverError, Record, Rejected, Ticket, Wq};
-use idxd_hw::aecs::COMPRESS_AECS_SIZE;
+use idxd_hw::aecs::{Histogram, COMPRESS_AECS_SIZE, HISTOGRAM_SIZE};
 use idxd_hw::{
     AecsWrite, AnalyticsError, CompressAecs, CompressFlags, DecompressFlags, EndProcessing, IaaCompletion,
     IaaOp, IaaStatus, Submit,
@@ -166,6 +166,11 @@ impl IaaCodec {
         if let Some(s) = l.spare.pop() {
             return Ok(s);
         }
+        // Staging held by requests given up on whose records never came (lost completions):
+        // a drain proves the device is done with it and gives it back to the pool.
+        if l.pool.free_bytes() < Self::staging_bytes(max) && l.wq.orphans() > 0 {
+            let _ = l.wq.drain();
+        }
         let fresh = || -> Result<Staging, DriverError> {
             let mut aecs = l.pool.alloc(2 * COMPRESS_AECS_SIZE, 64)?;
             aecs.write(0, CompressAecs::fixed().as_bytes())?;
@@ -226,16 +231,16 @@ impl IaaCodec {
         let st = r.status().code;
         let kind = match IaaStatus::from_code(st) {
             Some(IaaStatus::AnalyticsError) => match AnalyticsError::from_code(r.error_code) {
-                Some(AnalyticsError::CompressOutputOverflow) | Some(AnalyticsError::OutputOverflow) => {
-                    ErrorKind::DoesNotFit
-                }
+                Some(AnalyticsError::CompressOutputOverflow) => ErrorKind::DoesNotFit,
                 Some(AnalyticsError::DistanceTooFar) => ErrorKind::Unsupported,
                 Some(AnalyticsError::Timeout) => ErrorKind::Timeout,
                 _ if compress => ErrorKind::InvalidRequest,
                 _ => ErrorKind::Corrupt,
             },
             Some(IaaStatus::OutbufOverflow) => ErrorKind::DoesNotFit,
-            Some(IaaStatus::PageFaultIr) => ErrorKind::PageFault { addr: r.fault_addr },
+            // QPL hw_status.h: 0x03 read fault, 0x83 write fault (bit 7 is masked off above);
+            // QPL touches `fault_addr` and resubmits.
+            Some(IaaStatus::PageFault) => ErrorKind::PageFault { addr: r.fault_addr },
             Some(IaaStatus::Watchdog) | Some(IaaStatus::PrsTimeout) => ErrorKind::Timeout,
             Some(IaaStatus::HwErr1) | Some(IaaStatus::HwErrDrb) => ErrorKind::DeviceError,
             _ => ErrorKind::InvalidRequest,
@@ -292,6 +297,11 @@ impl IaaCodec {
                 .map(|it| (it.op, it.staging.into_buffers()))
                 .collect();
             let wq = self.lanes(side)[l].wq.clone();
+            // Slots held by requests given up on: drain to get back those whose records were
+            // lost (the others come back by themselves when their records arrive).
+            if wq.free_slots() < ops.len() && wq.orphans() > 0 {
+                let _ = wq.drain();
+            }
             let res = if ops.is_empty() {
                 Vec::new()
             } else {
@@ -378,12 +388,25 @@ impl IaaCodec {
         out
     }
 
+    /// The compress pass, or (`stats`) the statistics pass: the histogram goes to the
+    /// request's `dst` staging with `max_dst` = 1280 and no AECS is read or written (QPL
+    /// `hw_iaa_descriptor_init_statistic_collector`).
     fn compress_op(&self, j: &Job<'_>, s: &Staging, stats: bool) -> IaaOp {
-        let flags = if stats {
-            CompressFlags::STATS_MODE
-        } else {
-            CompressFlags::FLUSH_OUTPUT
-        };
+        if stats {
+            return IaaOp::Compress {
+                src: s.src.iova(),
+                len: j.src.len() as u32,
+                dst: s.dst.iova(),
+                max_dst: HISTOGRAM_SIZE as u32,
+                aecs: 0,
+                aecs_size: 0,
+                // The EOB the compress pass appends is counted.
+                flags: CompressFlags::STATS_MODE.with_end_processing(EndProcessing::Eob),
+                crc32c: false,
+                aecs_write: AecsWrite::Never,
+                aecs_select: false,
+            };
+        }
         IaaOp::Compress {
             src: s.src.iova(),
             len: j.src.len() as u32,
@@ -391,13 +414,9 @@ impl IaaCodec {
             max_dst: j.dst.len().min(self.opts.max_request) as u32,
             aecs: s.aecs.iova(),
             aecs_size: COMPRESS_AECS_SIZE as u32,
-            flags: flags.with_end_processing(EndProcessing::Eob),
+            flags: CompressFlags::FLUSH_OUTPUT.with_end_processing(EndProcessing::Eob),
             crc32c: false,
-            aecs_write: if stats {
-                AecsWrite::Always
-            } else {
-                AecsWrite::Never
-            },
+            aecs_write: AecsWrite::Never,
             aecs_select: false,
         }
     }
@@ -500,32 +519,37 @@ impl Codec for IaaCodec {
 
 impl IaaCodec {
     /// Dynamic mode, the IAA 1.0 way: a statistics-mode compress job per request on the
-    /// device (histograms written back into the request's AECS), a length-limited Huffman
-    /// table and the dynamic block header built in software from them
-    /// ([`idxd_deflate::aecs_from_statistics`]), written into the AECS for the compress pass.
-    /// Returns the requests whose statistics pass succeeded; the others get their error.
+    /// device (the 1280-byte histogram written to the request's `dst` staging, no AECS), a
+    /// length-limited Huffman table and the dynamic block header built in software from it
+    /// ([`idxd_deflate::aecs_from_statistics`]), written into the request's AECS for the
+    /// compress pass. Returns the requests whose statistics pass succeeded; the others get
+    /// their error.
     fn statistics_pass(
         &mut self,
         chunk: &mut [Job<'_>],
         staged: Vec<(usize, usize, Staging)>,
     ) -> Vec<(usize, usize, Staging)> {
         let mut items = Vec::with_capacity(staged.len());
+        let mut keep = Vec::with_capacity(staged.len());
         for (job, lane, mut s) in staged {
-            // The statistics pass starts from an empty AECS.
-            match s.aecs.write(0, CompressAecs::new().as_bytes()) {
-                Ok(()) => items.push(Item {
-                    job,
-                    lane,
-                    op: self.compress_op(&chunk[job], &s, true),
-                    staging: s,
-                }),
-                Err(e) => {
-                    chunk[job].result = Some(Err(self.driver_err(&e)));
-                    self.give_back(Side::Compress, lane, s);
+            if s.dst.len() < HISTOGRAM_SIZE {
+                // No room for the histogram (max_request below 1280): fixed codes instead.
+                match s.aecs.write(0, CompressAecs::fixed().as_bytes()) {
+                    Ok(()) => keep.push((job, lane, s)),
+                    Err(e) => {
+                        chunk[job].result = Some(Err(self.driver_err(&e)));
+                        self.give_back(Side::Compress, lane, s);
+                    }
                 }
+                continue;
             }
+            items.push(Item {
+                job,
+                lane,
+                op: self.compress_op(&chunk[job], &s, true),
+                staging: s,
+            });
         }
-        let mut keep = Vec::with_capacity(items.len());
         for (job, lane, r) in self.run_pass(Side::Compress, items) {
             let built = match r {
                 Ok((rec, s)) if rec.status().code == IaaStatus::Success.code() => {
@@ -545,12 +569,12 @@ impl IaaCodec {
         keep
     }
 
-    /// Reads the statistics the device wrote into the AECS and replaces them with the tables
-    /// and header built from them.
+    /// Reads the histogram the device wrote to the request's `dst` staging and writes the
+    /// tables and header built from it into the request's AECS.
     fn tables_from_statistics(&self, rec: &IaaCompletion, mut s: Staging) -> Result<Staging, OffloadError> {
-        let mut img = vec![0u8; COMPRESS_AECS_SIZE];
-        s.aecs.read(0, &mut img).map_err(|e| self.driver_err(&e))?;
-        let stats = CompressAecs::from_bytes(&img).map_err(|e| {
+        let mut img = vec![0u8; HISTOGRAM_SIZE];
+        s.dst.read(0, &mut img).map_err(|e| self.driver_err(&e))?;
+        let stats = Histogram::from_bytes(&img).map_err(|e| {
             self.err(ErrorKind::DeviceError, Some(rec))
                 .with_detail(e.to_string())
         })?;

@@ -38,7 +38,7 @@ pub mod stats;
 
 pub use algorithm::Algorithm;
 pub use async_queue::{AsyncCompressor, Callback};
-pub use builder::{Runtime, RuntimeBuilder};
+pub use builder::{DeviceHealth, Runtime, RuntimeBuilder};
 pub use codec::{Codec, Job};
 pub use context::Context;
 pub use context_pool::{ContextPool, PooledContext};

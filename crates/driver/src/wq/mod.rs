@@ -21,7 +21,7 @@ use idxd_hw::portal::{wq_portal_offset, DESC_SLOT, PORTAL_SIZE};
 use idxd_hw::submit::RecordMode;
 use idxd_hw::{DsaCompletion, DsaOp, IaaCompletion, IaaOp, Limits, Submit};
 
-use crate::managed::DeviceShared;
+use crate::managed::{DeviceShared, IntHandles};
 
 mod reap;
 use crate::dma::{DmaBuf, DmaPool};
@@ -119,10 +119,12 @@ pub struct WqCounters {
     pub orphans_released: u64,
     /// Requests completed as abandoned by a halt.
     pub abandoned: u64,
+    /// Drains run (`Wq::drain`).
+    pub drains: u64,
 }
 
 struct BatchMem {
-    _list: DmaBuf,
+    list: DmaBuf,
     recs: DmaBuf,
     count: usize,
 }
@@ -149,6 +151,9 @@ struct Inner {
     ready: HashMap<RequestId, Completion>,
     next: u64,
     counters: WqCounters,
+    /// Memory of requests abandoned by a halt that was not followed by a reset: the device may
+    /// not be done with it, so it is held until a reset completes.
+    held: Vec<DmaBuf>,
 }
 
 /// One enabled WQ.
@@ -164,6 +169,8 @@ pub struct Wq {
     inner: Mutex<Inner>,
     device: Weak<DeviceShared>,
     halted: Arc<AtomicBool>,
+    /// Vector -> interrupt handle, on devices that require handles (CMDCAP bit 13).
+    int_handles: Option<Arc<IntHandles>>,
 }
 
 impl std::fmt::Debug for Wq {
@@ -187,6 +194,8 @@ pub(crate) struct WqParams {
     pub size: u32,
     pub device: Weak<DeviceShared>,
     pub halted: Arc<AtomicBool>,
+    /// Vector -> interrupt handle (`None`: descriptors carry the vector itself).
+    pub int_handles: Option<Arc<IntHandles>>,
 }
 
 /// One request to submit: the descriptor builder (given the record's address) and what it owns.
@@ -233,9 +242,11 @@ impl Wq {
                 ready: HashMap::new(),
                 next: 1,
                 counters: WqCounters::default(),
+                held: Vec::new(),
             }),
             device: p.device,
             halted: p.halted,
+            int_handles: p.int_handles,
         })
     }
 
@@ -260,6 +271,7 @@ impl Wq {
             size,
             device: Weak::new(),
             halted: Arc::new(AtomicBool::new(false)),
+            int_handles: None,
         })
     }
 
@@ -392,12 +404,19 @@ impl Wq {
         }
     }
 
-    fn with_record(s: &Submit, rec: u64) -> Submit {
-        Submit {
+    /// The descriptor's non-operation part: the driver's record, and the interrupt vector
+    /// translated to its handle where the device requires handles.
+    fn with_record(&self, s: &Submit, rec: u64) -> Result<Submit, DriverError> {
+        let interrupt = match (s.interrupt, &self.int_handles) {
+            (Some(v), Some(h)) => Some(h.translate(v)?),
+            (i, _) => i,
+        };
+        Ok(Submit {
             completion_addr: rec,
             record: RecordMode::Always,
+            interrupt,
             ..*s
-        }
+        })
     }
 
     /// Submits a DSA operation that owns `buffers` until its completion. `s` gives interrupt,
@@ -414,7 +433,7 @@ impl Wq {
         }
         let build: Build<'_> = Box::new(|rec| {
             Ok(DescBytes(
-                op.build(&Self::with_record(s, rec), &self.limits)?.to_bytes(),
+                op.build(&self.with_record(s, rec)?, &self.limits)?.to_bytes(),
             ))
         });
         self.submit_locked(&mut self.lock(), build, None, buffers)
@@ -455,7 +474,7 @@ impl Wq {
             .map(|(op, buffers)| {
                 let build: Build<'_> = Box::new(move |rec| {
                     Ok(DescBytes(
-                        op.build(&Self::with_record(s, rec), &self.limits)?.to_bytes(),
+                        op.build(&self.with_record(s, rec)?, &self.limits)?.to_bytes(),
                     ))
                 });
                 self.submit_locked(&mut g, build, None, buffers)
@@ -480,11 +499,7 @@ impl Wq {
                     };
                     Ok(DescBytes(b.build(&Submit::polled(rec), &self.limits)?.to_bytes()))
                 });
-                let mem = BatchMem {
-                    _list: list,
-                    recs,
-                    count: n,
-                };
+                let mem = BatchMem { list, recs, count: n };
                 self.submit_locked(&mut self.lock(), build, Some(mem), buffers)
             }
             Err(error) => Err(Rejected { error, buffers }),
@@ -509,7 +524,7 @@ impl Wq {
             if matches!(op, DsaOp::Batch { .. }) {
                 return Err(DriverError::Unsupported("a batch inside a batch"));
             }
-            let member = Self::with_record(s, recs.iova() + 32 * i as u64);
+            let member = self.with_record(s, recs.iova() + 32 * i as u64)?;
             list.write(64 * i, &op.build(&member, &self.limits)?.to_bytes())?;
         }
         Ok((list, recs))

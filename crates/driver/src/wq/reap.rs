@@ -243,27 +243,41 @@ impl Wq {
             }
         }
         g.counters.orphans_released += released as u64;
+        g.counters.drains += 1;
         Ok(released)
     }
 
-    /// Every request in flight ends as abandoned (the device halted and was reset, or needs a
-    /// reset before it runs anything again): each gets a completion that gives its buffers
-    /// back; orphans are released.
-    pub(crate) fn abandon_all(&self) {
+    /// Every request in flight ends as abandoned (the device halted). After a completed reset
+    /// (`reset_done`) the device no longer touches their memory: each completion gives its
+    /// buffers back, orphans are released, and buffers held from an earlier halt without reset
+    /// are released too. Without a reset each completion comes back without its buffers, which
+    /// the WQ holds until a later reset.
+    pub(crate) fn abandon_all(&self, reset_done: bool) {
         let mut g = self.lock();
         self.reap_locked(&mut g);
+        if reset_done {
+            g.held.clear();
+        }
         for i in 0..g.slots.len() {
             let Some(id) = g.slots[i].busy else { continue };
             let orphan = g.slots[i].orphan;
-            let (batch, buffers) = g.slots[i].take();
+            let (batch, mut buffers) = g.slots[i].take();
+            let count = batch.as_ref().map(|b| b.count);
+            if !reset_done {
+                g.held.append(&mut buffers);
+                if let Some(b) = batch {
+                    g.held.push(b.list);
+                    g.held.push(b.recs);
+                }
+            }
             g.free.push(i);
             if orphan {
                 g.counters.orphans_released += 1;
                 continue;
             }
             g.counters.abandoned += 1;
-            let members = batch
-                .map(|b| vec![DsaCompletion::default(); b.count])
+            let members = count
+                .map(|n| vec![DsaCompletion::default(); n])
                 .unwrap_or_default();
             g.ready.insert(
                 id,

@@ -254,16 +254,22 @@ impl EmuDevice {
         Ok(())
     }
 
-    /// Waits until the given WQs have nothing queued or running (or the device halts).
+    /// Waits until the given WQs have nothing queued (unless the device halted: a halt drops
+    /// the queues) and nothing running. Running descriptors are always waited for, halted or
+    /// not: after a drain, abort or reset completes, no descriptor writes memory (a slow one of
+    /// an aborted generation notices and drops itself, see `sched.rs`).
     fn wait_idle<'a>(
         &'a self,
         mut st: std::sync::MutexGuard<'a, State>,
         wqs: &[usize],
     ) -> std::sync::MutexGuard<'a, State> {
-        while wqs.iter().any(|&w| st.wqs[w].occupancy() > 0)
-            && st.gensts.state != DeviceState::Halted
-            && !st.stop
-        {
+        let busy = |st: &State| {
+            wqs.iter().any(|&w| {
+                st.wqs[w].in_flight > 0
+                    || (!st.wqs[w].queue.is_empty() && st.gensts.state != DeviceState::Halted)
+            })
+        };
+        while busy(&st) && !st.stop {
             st = self.sh.idle_cv.wait(st).unwrap_or_else(|e| e.into_inner());
         }
         st

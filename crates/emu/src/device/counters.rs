@@ -13,6 +13,7 @@ pub struct Counters {
     dropped: AtomicU64,
     retries: AtomicU64,
     no_record: AtomicU64,
+    corrupted: AtomicU64,
 }
 
 impl Default for Counters {
@@ -26,6 +27,7 @@ impl Default for Counters {
             dropped: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             no_record: AtomicU64::new(0),
+            corrupted: AtomicU64::new(0),
         }
     }
 }
@@ -49,6 +51,8 @@ pub struct CounterSnapshot {
     pub retries: u64,
     /// Descriptors whose record was deliberately not written (fault injection).
     pub no_record: u64,
+    /// Successful operations whose output got one wrong byte (fault injection).
+    pub corrupted: u64,
 }
 
 impl Counters {
@@ -72,6 +76,9 @@ impl Counters {
     pub(crate) fn no_record(&self) {
         self.no_record.fetch_add(1, Relaxed);
     }
+    pub(crate) fn corrupted(&self) {
+        self.corrupted.fetch_add(1, Relaxed);
+    }
 
     /// Reads every counter.
     pub fn snapshot(&self) -> CounterSnapshot {
@@ -91,6 +98,7 @@ impl Counters {
             dropped: self.dropped.load(Relaxed),
             retries: self.retries.load(Relaxed),
             no_record: self.no_record.load(Relaxed),
+            corrupted: self.corrupted.load(Relaxed),
         }
     }
 }

@@ -171,6 +171,19 @@ impl Shared {
         self.st.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether descriptors must carry handles from command 13 (CMDCAP bit 13), not vector
+    /// indexes.
+    pub fn requires_int_handles(&self) -> bool {
+        self.caps
+            .cmdcap
+            .is_some_and(|c| c.supports(idxd_hw::regs::Command::RequestIntHandle))
+    }
+
+    /// Whether `handle` was handed out by command 13 and not released since.
+    pub fn handle_valid(&self, st: &State, handle: u16) -> bool {
+        st.int_handles.get(handle as usize).copied().unwrap_or(false)
+    }
+
     /// Records a software error: SWERR (or its overflow bit when one is pending), INTCAUSE,
     /// and the event interrupt (vector 0) when GENCTRL enables it.
     pub fn record_swerr(&self, st: &mut State, e: SwErr) {

@@ -9,6 +9,7 @@ use idxd_hw::pci::DeviceKind;
 use idxd_hw::portal::WQ_PORTAL_STRIDE;
 use idxd_hw::regs::{DeviceState, GenCtrl, GenSts, IntCause, ResetType, SwErr};
 use idxd_hw::tables::{WqCfg, WqMode};
+use idxd_hw::DescFlags;
 
 use super::{swerr_code, EmuDevice, ExecMode, Queued, Shared, State};
 use crate::inject::Fault;
@@ -44,6 +45,9 @@ enum Outcome {
     Halt {
         opcode: u8,
     },
+    /// The WQ was aborted, reset or halted before the descriptor ran: it ran not at all (no
+    /// memory touched), as a real device drops what it had not started.
+    Dropped,
 }
 
 impl EmuDevice {
@@ -133,7 +137,7 @@ impl EmuDevice {
                 st.wqs[wq].in_flight += 1;
                 let gen = st.wqs[wq].gen;
                 drop(st);
-                let out = execute(sh, &cfg, &q);
+                let out = execute(sh, &cfg, &q, wq, gen);
                 let mut st = sh.lock();
                 deliver(sh, &mut st, wq, gen, out);
             }
@@ -154,7 +158,7 @@ pub(super) fn engine_loop(sh: &Shared, e: u8) {
                 st.wqs[wq].in_flight += 1;
                 let (cfg, gen) = (st.wqs[wq].cfg, st.wqs[wq].gen);
                 drop(st);
-                let out = execute(sh, &cfg, &q);
+                let out = execute(sh, &cfg, &q, wq, gen);
                 st = sh.lock();
                 deliver(sh, &mut st, wq, gen, out);
             }
@@ -190,8 +194,33 @@ fn pick(st: &mut State, e: u8) -> Option<(usize, Queued)> {
     Some((w, q))
 }
 
-/// Runs one descriptor (outside the state lock).
-fn execute(sh: &Shared, cfg: &WqCfg, q: &Queued) -> Outcome {
+/// Whether WQ `wq` is still in generation `gen` (no abort, reset or halt since the descriptor
+/// was picked).
+fn current(sh: &Shared, wq: usize, gen: u64) -> bool {
+    sh.lock().wqs[wq].gen == gen
+}
+
+/// Runs one descriptor (outside the state lock). An injected slow engine waits in slices and
+/// drops the descriptor, untouched, when the WQ is aborted, reset or halted meanwhile; the abort
+/// or reset waits for running descriptors (see `commands.rs`), so once it completes no
+/// descriptor of the old generation writes memory.
+fn execute(sh: &Shared, cfg: &WqCfg, q: &Queued, wq_idx: usize, gen: u64) -> Outcome {
+    // A device that hands out interrupt handles (CMDCAP bit 13) refuses a completion interrupt
+    // whose handle was not requested: status 0x19, nothing run (docs/hardware.md, "Interrupt
+    // handles").
+    if sh.requires_int_handles() && q.bytes[4] & DescFlags::RCI.bits() as u8 != 0 {
+        let handle = u16::from_le_bytes([q.bytes[36], q.bytes[37]]);
+        if !sh.handle_valid(&sh.lock(), handle) {
+            if let Some(done) = ops::refuse_int_handle(sh.profile.kind == DeviceKind::Iaa, &q.bytes) {
+                return Outcome::Done {
+                    done: Box::new(done),
+                    ctx_wq: WqLimits::from_wqcfg(&sh.caps, cfg),
+                    write_record: true,
+                    injection: None,
+                };
+            }
+        }
+    }
     let src_len = u32::from_le_bytes([q.bytes[32], q.bytes[33], q.bytes[34], q.bytes[35]]);
     let fault = if sh.cfg.inject.is_active() {
         sh.cfg.inject.decide(q.seq, src_len)
@@ -201,14 +230,24 @@ fn execute(sh: &Shared, cfg: &WqCfg, q: &Queued) -> Outcome {
     let injection = match fault {
         Some(Fault::Halt) => return Outcome::Halt { opcode: q.bytes[7] },
         Some(Fault::Slow(d)) => {
-            std::thread::sleep(d);
+            let until = std::time::Instant::now() + d;
+            loop {
+                if !current(sh, wq_idx, gen) {
+                    return Outcome::Dropped;
+                }
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(std::time::Duration::from_millis(1)));
+            }
             None
         }
         Some(Fault::PageFault { at_offset }) => Some(Injection::PageFault { at_offset }),
         Some(Fault::HardwareError) => Some(Injection::HardwareError),
         Some(Fault::Watchdog) => Some(Injection::Watchdog),
         Some(Fault::OutputOverflow) => Some(Injection::OutputOverflow),
-        Some(Fault::NoCompletion) | None => None,
+        Some(Fault::NoCompletion) | Some(Fault::CorruptOutput) | None => None,
     };
     let wq = WqLimits::from_wqcfg(&sh.caps, cfg);
     let ctx = ExecCtx {
@@ -217,10 +256,25 @@ fn execute(sh: &Shared, cfg: &WqCfg, q: &Queued) -> Outcome {
         wq,
         inject: injection,
     };
-    let done = match sh.profile.kind {
-        DeviceKind::Dsa => ops::run_dsa(&ctx, &DsaDesc::from_bytes(&q.bytes)),
-        DeviceKind::Iaa => ops::run_iaa(&ctx, &IaaDesc::from_bytes(&q.bytes)),
+    let (done, dst) = match sh.profile.kind {
+        DeviceKind::Dsa => {
+            let d = DsaDesc::from_bytes(&q.bytes);
+            (ops::run_dsa(&ctx, &d), d.dst_addr)
+        }
+        DeviceKind::Iaa => {
+            let d = IaaDesc::from_bytes(&q.bytes);
+            (ops::run_iaa(&ctx, &d), d.dst_addr)
+        }
     };
+    if fault == Some(Fault::CorruptOutput) && done.status == 1 && done.bytes_written > 0 {
+        // One wrong byte in the middle of what the operation wrote; the record says success.
+        let at = dst + done.bytes_written / 2;
+        let mut b = [0u8; 1];
+        if sh.iommu.read(at, &mut b).is_ok() {
+            let _ = sh.iommu.write(at, &[b[0] ^ 0x5a]);
+            sh.counters.corrupted();
+        }
+    }
     Outcome::Done {
         done: Box::new(done),
         ctx_wq: wq,
@@ -273,7 +327,10 @@ fn deliver(sh: &Shared, st: &mut State, wq: usize, gen: u64, out: Outcome) {
                 sh.record_swerr(st, tag(e));
             }
             for h in done.member_interrupts.iter().chain(done.interrupt.iter()) {
-                match sh.irqs.get(*h as usize) {
+                // Handles are vector indexes (the emulator's handle for vector N is N); on a
+                // device with CMDCAP bit 13 only handles requested with command 13 are valid.
+                let valid = !sh.requires_int_handles() || sh.handle_valid(st, *h);
+                match sh.irqs.get(*h as usize).filter(|_| valid) {
                     Some(n) => n.signal(),
                     None => {
                         let e = SwErr {

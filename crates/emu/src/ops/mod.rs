@@ -38,7 +38,7 @@ mod validate;
 use idxd_hw::completion::IAA_COMPLETION_SIZE;
 use idxd_hw::regs::SwErr;
 use idxd_hw::status::STATUS_MASK;
-use idxd_hw::tables::WqCfg;
+use idxd_hw::tables::{WqCfg, WqMode};
 use idxd_hw::{Capabilities, DescFlags, DsaDesc, DsaStatus, IaaDesc};
 
 use crate::iommu::{Fault, Iommu};
@@ -50,7 +50,12 @@ pub struct WqLimits {
     pub max_transfer: u64,
     /// Largest batch (`1 << WQCFG.max_batch_shift`; 0 when batches are not allowed).
     pub max_batch: u32,
-    /// Whether privileged (supervisor) descriptors are accepted (WQCFG privileged bit).
+    /// Whether descriptors with priv = 1 are accepted: always on a dedicated WQ (the device
+    /// runs them with the WQCFG's privilege, whatever the descriptor says: the kernel's vfio
+    /// selftest `dsa.c` submits priv = 1 to a dedicated WQ with WQCFG priv = 0 and expects
+    /// success, and the kernel's `cdev.c` overwrites priv and PASID only for shared WQs); on a
+    /// shared WQ, the WQCFG privileged bit (the emulator's stand-in for the PCIe PASID
+    /// capability's Privileged Mode Enable, which DML names as the 0x1d condition).
     pub privileged: bool,
     /// Per-WQ operation enable bitmap (WQCFG dwords 8..15) when WQCAP bit 54 says the device
     /// has one; `None` enables every operation OPCAP lists.
@@ -68,7 +73,7 @@ impl WqLimits {
                 0 => 0,
                 s => 1u32 << s.min(31),
             },
-            privileged: cfg.privileged,
+            privileged: cfg.privileged || cfg.mode == WqMode::Dedicated,
             op_config: caps.wqcap.op_config.then_some(cfg.op_config),
             block_on_fault: cfg.block_on_fault && caps.gencap.block_on_fault,
         }
@@ -196,6 +201,28 @@ impl Completed {
     }
 }
 
+/// Whether the emulator executes `opcode` on a `kind` device. Opcodes it does not execute
+/// complete with status 0x10 (unsupported opcode), as on hardware without the capability, even
+/// when the profile's OPCAP lists them: DSA DIF check/insert/strip/update (0x12..0x15), DIX
+/// generate (0x17) and translation fetch (0x0a); IAA zero-compress/decompress (0x48, 0x49,
+/// 0x4c, 0x4d) and the analytics operations (scan, set membership, extract, select, RLE burst,
+/// find unique, expand: 0x50..0x56).
+pub fn executes(kind: idxd_hw::pci::DeviceKind, opcode: u8) -> bool {
+    use idxd_hw::{DsaOpcode as D, IaaOpcode as I};
+    match kind {
+        idxd_hw::pci::DeviceKind::Dsa => D::from_code(opcode).is_some_and(|o| {
+            !matches!(
+                o,
+                D::DifCheck | D::DifInsert | D::DifStrip | D::DifUpdate | D::DixGen | D::TranslFetch
+            )
+        }),
+        idxd_hw::pci::DeviceKind::Iaa => matches!(
+            I::from_code(opcode),
+            Some(I::Noop | I::Drain | I::Memmove | I::Decompress | I::Compress | I::Crc64)
+        ),
+    }
+}
+
 /// Executes a DSA descriptor (see the module documentation).
 pub fn run_dsa(ctx: &ExecCtx, desc: &DsaDesc) -> Completed {
     dsa::run(ctx, desc, None)
@@ -238,6 +265,39 @@ pub fn finish(ctx: &ExecCtx, done: &Completed) -> Result<(), SwErr> {
             ..e
         }),
     }
+}
+
+/// Completes a descriptor that asked for a completion interrupt (RCI) with a handle the device
+/// does not hold, without running it: status 0x19 (invalid interrupt handle) in the record (per
+/// the usual record rules), no interrupt, and a SWERR report (registers.h's event-log entry
+/// layout carries the handle for error 0x19, so the device logs such descriptors). `None`
+/// when the record address is misaligned: the normal path reports that (0x1b) first.
+pub(crate) fn refuse_int_handle(iaa: bool, bytes: &[u8; 64]) -> Option<Completed> {
+    let u32_at = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+    let record_addr = u64::from(u32_at(8)) | u64::from(u32_at(12)) << 32;
+    let len = if iaa {
+        IAA_COMPLETION_SIZE
+    } else {
+        idxd_hw::completion::DSA_COMPLETION_SIZE
+    };
+    if record_addr % len as u64 != 0 {
+        return None;
+    }
+    let tail = Tail {
+        flags: DescFlags::from_bits_retain(u32_at(4) & 0x00ff_ffff),
+        record_addr,
+        int_handle: u16::from_le_bytes([bytes[36], bytes[37]]),
+        opcode: bytes[7],
+        pasid: u32_at(0) & 0xf_ffff,
+        privileged: bytes[3] & 0x80 != 0,
+        batch_index: None,
+    };
+    let mut rec = [0u8; IAA_COMPLETION_SIZE];
+    rec[0] = DsaStatus::IntHandleInval.code();
+    let mut done = tail.complete(&rec[..len], (0, 0), 0, None, false);
+    done.interrupt = None;
+    done.swerr = Some(done.swerr_for(DsaStatus::IntHandleInval.code(), None, 0));
+    Some(done)
 }
 
 /// The common tail of a descriptor: the record flags decide whether the record is written or
@@ -334,6 +394,22 @@ mod tests {
         );
         let d = WqLimits::device_max(&caps);
         assert_eq!((d.max_transfer, d.max_batch), (1 << 31, 1024));
+    }
+
+    #[test]
+    fn dedicated_wq_accepts_privileged_descriptors_whatever_wqcfg_says() {
+        // vfio selftest dsa.c: dedicated WQ, WQCFG priv = 0, every descriptor priv = 1.
+        let caps = Profile::builtin("dsa-spr").unwrap().caps;
+        let ded = WqCfg {
+            mode: WqMode::Dedicated,
+            ..Default::default()
+        };
+        assert!(WqLimits::from_wqcfg(&caps, &ded).privileged);
+        let shared = WqCfg {
+            mode: WqMode::Shared,
+            ..Default::default()
+        };
+        assert!(!WqLimits::from_wqcfg(&caps, &shared).privileged);
     }
 
     #[test]

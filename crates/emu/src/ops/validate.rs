@@ -9,8 +9,8 @@
 //! 5. non-zero reserved fields: 0x12;
 //! 6. transfer size 0 or above the WQ's maximum: 0x13 (batch: count outside [2, max]: 0x14);
 //! 7. operation-specific checks: batch list alignment 0x18, dualcast destinations 0x17, delta
-//!    record sizes 0x15, address alignment 0x1c, overlapping buffers 0x16, IAA AECS too short
-//!    (analytics error 24).
+//!    record sizes 0x15, address alignment 0x1c (IAA: AECS address or size not a multiple of
+//!    32), overlapping buffers 0x16, IAA AECS copy shorter than 1568 (analytics error 24).
 //!
 //! No source gives an order (docs/hardware.md, "Validation order"); this checks what makes it unreadable
 //! (opcode, privilege, flags) before its fields, and fields before their relations.
@@ -141,7 +141,7 @@ fn dsa_spec(op: DsaOpcode) -> Option<DsaSpec> {
         O::CrcGen => s(true, false, Size::Bytes, seed, 0xff0f),
         O::CopyCrc => s(true, true, Size::Bytes, seed, 0xff0f),
         O::CacheFlush => s(false, true, Size::Bytes, 0, 0),
-        O::DifCheck | O::DifInsert | O::DifStrip | O::DifUpdate => None,
+        O::DifCheck | O::DifInsert | O::DifStrip | O::DifUpdate | O::TranslFetch | O::DixGen => None,
     }
 }
 
@@ -300,13 +300,28 @@ pub(crate) fn aecs_flags() -> DescFlags {
     DescFlags::RD_SRC2_AECS | DescFlags::WR_SRC2_AECS_ALWAYS | DescFlags::WR_SRC2_AECS_OVERFLOW
 }
 
-/// How many AECS copies the compress descriptor's src2 holds (1 or 2).
-pub(crate) fn aecs_copies(d: &IaaDesc) -> u64 {
-    if d.src2_size as u64 >= 2 * COMPRESS_AECS_SIZE as u64 {
-        2
-    } else {
-        1
-    }
+/// The bytes of src2 a compress job touches: the copy it reads (copy `sel`, each copy
+/// `src2_size` bytes) and, when it writes the AECS back, copy `!sel` (QPL
+/// `hw_iaa_aecs_compress_get_aecs_ptr`). Both copies when either the select bit or a
+/// write-back flag is set, else the first.
+pub(crate) fn aecs_footprint(d: &IaaDesc) -> u64 {
+    let f = d.flags();
+    let both = f.intersects(
+        DescFlags::AECS_SELECT | DescFlags::WR_SRC2_AECS_ALWAYS | DescFlags::WR_SRC2_AECS_OVERFLOW,
+    );
+    d.src2_size as u64 * if both { 2 } else { 1 }
+}
+
+/// Whether a compress descriptor is in statistics mode (which reads and writes no AECS).
+fn stats_mode(d: &IaaDesc) -> bool {
+    d.op_flags & idxd_hw::CompressFlags::STATS_MODE.bits() != 0
+}
+
+/// The compress flags the emulated device accepts: those the engine models, and nothing
+/// gated by IAACAP (dictionary, header generation), which no profile of this emulator
+/// advertises (firmware-mocks/iaa-gnr.toml).
+fn compress_flags_ok(op_flags: u16) -> bool {
+    op_flags & !idxd_hw::CompressFlags::MODELLED_MASK == 0
 }
 
 /// Validates an IAA descriptor.
@@ -335,12 +350,12 @@ pub(crate) fn iaa(ctx: &ExecCtx, d: &IaaDesc) -> Result<(), Reject> {
     flags_ok(d.flags_raw(), allowed)?;
     // 4. Operation flags.
     let bad_op_flags = match op {
-        O::Compress => d.op_flags & !idxd_hw::CompressFlags::DEFINED_MASK != 0,
+        O::Compress => !compress_flags_ok(d.op_flags),
         O::Decompress => {
-            d.op_flags & !DecompressFlags::DEFINED_MASK != 0
+            d.op_flags & !DecompressFlags::MODELLED_MASK != 0
                 || d.op_flags & DecompressFlags::ENABLE.bits() == 0
         }
-        O::Crc64 => d.op_flags & !(Crc64Flags::INVERT | Crc64Flags::MSB_FIRST).bits() != 0,
+        O::Crc64 => d.op_flags & !(Crc64Flags::INVERT | Crc64Flags::BE).bits() != 0,
         _ => false,
     };
     if bad_op_flags {
@@ -373,7 +388,7 @@ pub(crate) fn iaa(ctx: &ExecCtx, d: &IaaDesc) -> Result<(), Reject> {
 fn iaa_reserved(d: &IaaDesc, op: IaaOpcode) -> Result<(), Reject> {
     use IaaOpcode as O;
     let flags = d.flags();
-    let uses_src2 = op == O::Compress && flags.intersects(aecs_flags());
+    let uses_src2 = op == O::Compress && flags.intersects(aecs_flags()) && !stats_mode(d);
     let (src1, dst, max_dst, src2, tail, op_flags) = match op {
         O::Noop | O::Drain => (false, false, false, false, false, false),
         O::Memmove => (true, true, false, false, false, false),
@@ -409,24 +424,22 @@ fn iaa_specific(ctx: &ExecCtx, d: &IaaDesc, op: IaaOpcode) -> Result<(), Reject>
             if overlap(d.src1_addr, len, d.dst_addr, out) {
                 return overlapping();
             }
-            if op == O::Compress && d.flags().intersects(aecs_flags()) {
-                if d.src2_addr % AECS_ALIGN != 0 {
+            if op == O::Compress && d.flags().intersects(aecs_flags()) && !stats_mode(d) {
+                // QPL AD_STATUS_MISALIGNED_ADDRESS: "the AECS address or size was not a
+                // multiple of 32 bytes".
+                if d.src2_addr % AECS_ALIGN != 0 || d.src2_size as u64 % AECS_ALIGN != 0 {
                     return Err(reject(IaaStatus::AddrAlign.code()));
                 }
-                // One AECS, or two when the select bit toggles between copies.
-                let need = if d.flags().contains(DescFlags::AECS_SELECT) {
-                    2
-                } else {
-                    1
-                } * COMPRESS_AECS_SIZE as u64;
-                if (d.src2_size as u64) < need {
+                // src2_size is one copy (QPL passes HW_AECS_COMPRESSION_SIZE with or without
+                // the select bit).
+                if (d.src2_size as u64) < COMPRESS_AECS_SIZE as u64 {
                     return Err(Reject {
                         status: IaaStatus::AnalyticsError.code(),
                         invalid_flags: 0,
                         error_code: AnalyticsError::Src2TooShort.code(),
                     });
                 }
-                let aecs_len = aecs_copies(d) * COMPRESS_AECS_SIZE as u64;
+                let aecs_len = aecs_footprint(d);
                 if overlap(d.src2_addr, aecs_len, d.src1_addr, len)
                     || overlap(d.src2_addr, aecs_len, d.dst_addr, out)
                 {
