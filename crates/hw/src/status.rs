@@ -42,6 +42,12 @@ code_enum! {
         HwErr1 = 0x20 => "hardware error",
         HwErrDrb = 0x21 => "hardware error on destination read-back",
         TranslationFail = 0x22 => "address translation failed",
+        /// DSA 2.0 event log (`DSA_COMP_DRAIN_EVL`): a drain descriptor completed while event
+        /// log entries of its WQ were still pending.
+        DrainEvl = 0x26 => "drain with event log entries pending",
+        /// DSA 2.0 event log (`DSA_COMP_BATCH_EVL_ERR`): a batch member's error went to the
+        /// event log.
+        BatchEvlErr = 0x27 => "batch member error reported in the event log",
     }
 }
 
