@@ -3,6 +3,12 @@
 //! is queued on a bounded FIFO and the call returns; worker threads compress and store it and
 //! report the outcome by callback (stored, or refused and written to the swap file). A full
 //! FIFO means the caller runs the store itself.
+//!
+//! Queued folios are visible to the cache (read-your-writes): [`Zswap::load`] and
+//! [`Zswap::swap_in`] of a queued page return it (and take it out of the queued store, loads
+//! being exclusive), [`Zswap::invalidate`] and newer stores of an offset cancel the queued page
+//! there. When a worker runs a store, the enabled and pool-limit checks run again (a refusal
+//! counts `pool_limit_hit` and goes to the swap file as a synchronous one does).
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -10,7 +16,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::error::{ConfigError, ZswapError};
-use crate::zswap::{StoreOutcome, Zswap};
+use crate::zswap::{Queued, StoreOutcome, Zswap};
 
 /// Called once per accepted submission with the offset, the folio (given back) and its fate.
 pub type StoreCallback = Box<dyn FnOnce(u64, Vec<u8>, StoreOutcome) + Send>;
@@ -28,9 +34,16 @@ pub enum Dispatch {
 }
 
 struct Job {
-    offset: u64,
-    folio: Vec<u8>,
+    q: Arc<Queued>,
     cb: StoreCallback,
+}
+
+impl Job {
+    fn run(self, z: &Zswap) {
+        let offset = self.q.offset;
+        let (folio, outcome) = z.run_queued(self.q);
+        (self.cb)(offset, folio, outcome);
+    }
 }
 
 /// Worker threads and a bounded queue in front of a [`Zswap`].
@@ -65,8 +78,7 @@ impl AsyncStore {
                 .name(name.clone())
                 .spawn(move || {
                     for job in rx.iter() {
-                        let outcome = z.store_admitted(job.offset, &job.folio);
-                        (job.cb)(job.offset, job.folio, outcome);
+                        job.run(&z);
                     }
                 })
                 .map_err(|source| ZswapError::Spawn { name, source })?;
@@ -95,11 +107,16 @@ impl AsyncStore {
         let z = &self.zswap;
         let pages = z.check_folio(offset, &folio)?;
         if let Err(reason) = z.admit(offset, pages) {
+            // This (newer) folio supersedes what is queued at its offsets.
+            z.cancel_queued(offset, pages);
             let outcome = z.swap_out_rejected(offset, &folio, reason);
             cb(offset, folio, outcome);
             return Ok(Dispatch::RejectedNow);
         }
-        let job = Job { offset, folio, cb };
+        let job = Job {
+            q: z.queue(offset, folio),
+            cb,
+        };
         let job = match self.tx.as_ref() {
             Some(tx) => match tx.try_send(job) {
                 Ok(()) => return Ok(Dispatch::Queued),
@@ -107,8 +124,7 @@ impl AsyncStore {
             },
             None => job,
         };
-        let outcome = z.store_admitted(job.offset, &job.folio);
-        (job.cb)(job.offset, job.folio, outcome);
+        job.run(z);
         Ok(Dispatch::Synchronous)
     }
 

@@ -37,6 +37,13 @@ struct Entry {
     loading: bool,
 }
 
+/// A compressed (or raw) page in the pool, not yet an entry.
+#[derive(Debug)]
+pub(crate) struct Stored {
+    len: usize,
+    handle: Handle,
+}
+
 /// What the writeback walk found at the old end of the LRU.
 #[derive(Debug)]
 pub(crate) enum Victim {
@@ -198,36 +205,74 @@ impl Cache {
         self.is_full()
     }
 
+    /// Whether a store may start now: enabled, and the pool limit (counting `pool_limit_hit`
+    /// as `zswap_check_limits` does). Drops nothing.
+    pub fn check_admission(&self) -> Result<(), RejectReason> {
+        if !self.enabled() {
+            Err(RejectReason::Disabled)
+        } else if self.check_limits() {
+            Err(RejectReason::PoolLimit)
+        } else {
+            Ok(())
+        }
+    }
+
     /// The synchronous checks before any compression: enabled, pool limit. A refusal drops
     /// the stale entries at the folio's offsets.
     pub fn admit(&self, offset: u64, pages: u64) -> Result<(), RejectReason> {
-        let reason = if !self.enabled() {
-            RejectReason::Disabled
-        } else if self.check_limits() {
-            RejectReason::PoolLimit
-        } else {
-            return Ok(());
-        };
-        self.invalidate_range(offset, pages);
-        Err(reason)
+        let r = self.check_admission();
+        if r.is_err() {
+            self.invalidate_range(offset, pages);
+        }
+        r
     }
 
     /// Compresses and inserts every page of an admitted folio, in batches; on a refusal drops
     /// every entry at the folio's offsets.
     pub fn store_pages(&self, offset: u64, folio: &[u8]) -> Result<(), RejectReason> {
-        let pages: Vec<&[u8]> = folio.chunks_exact(PAGE_SIZE).collect();
-        let res = self.store_batches(offset, &pages);
-        if res.is_err() {
-            self.invalidate_range(offset, pages.len() as u64);
+        match self.compress_folio(folio) {
+            Ok(objs) => {
+                self.commit(offset, objs, |_| true);
+                Ok(())
+            }
+            Err(reason) => {
+                self.invalidate_range(offset, (folio.len() / PAGE_SIZE) as u64);
+                Err(reason)
+            }
         }
-        res
     }
 
-    fn store_batches(&self, offset: u64, pages: &[&[u8]]) -> Result<(), RejectReason> {
+    /// Compresses every page of a folio, in batches, into pool objects (not yet entries): one
+    /// per page, in order. A refusal is counted and frees what was allocated.
+    pub fn compress_folio(&self, folio: &[u8]) -> Result<Vec<Stored>, RejectReason> {
+        let pages: Vec<&[u8]> = folio.chunks_exact(PAGE_SIZE).collect();
+        let mut objs = Vec::with_capacity(pages.len());
+        let res = self.compress_batches(&pages, &mut objs);
+        if res.is_err() {
+            let mut pool = lock(&self.pool);
+            for o in objs.drain(..) {
+                let _ = pool.free(o.handle);
+            }
+        }
+        res.map(|()| objs)
+    }
+
+    /// Turns the objects of [`Cache::compress_folio`] into entries at `offset..`, those whose
+    /// offset `keep` accepts (replacing older entries there); frees the others.
+    pub fn commit(&self, offset: u64, objs: Vec<Stored>, mut keep: impl FnMut(u64) -> bool) {
+        for (o, obj) in (offset..).zip(objs) {
+            if keep(o) {
+                self.insert(o, obj.len, obj.handle);
+            } else {
+                let _ = lock(&self.pool).free(obj.handle);
+            }
+        }
+    }
+
+    fn compress_batches(&self, pages: &[&[u8]], objs: &mut Vec<Stored>) -> Result<(), RejectReason> {
         let batch = self.batch_size.min(pages.len()).max(1);
         let mut ctx = self.contexts.get();
         let mut bufs: Vec<Vec<u8>> = vec![vec![0u8; PAGE_SIZE]; batch];
-        let mut next = offset;
         for chunk in pages.chunks(batch) {
             let results = {
                 let mut dsts: Vec<&mut [u8]> =
@@ -257,8 +302,10 @@ impl Cache {
                         return Err(RejectReason::AllocFail);
                     }
                 };
-                self.insert(next, data.len(), handle);
-                next += 1;
+                objs.push(Stored {
+                    len: data.len(),
+                    handle,
+                });
             }
         }
         Ok(())

@@ -1,14 +1,15 @@
 //! The public face: [`Zswap`] ties the cache ([`Cache`]) to writeback ([`Writeback`]) and runs
 //! the swap-out and swap-in paths, the background shrinker and the parameters.
 
+use std::collections::HashMap;
 use std::fs::File;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use idxd_runtime::Runtime;
 use idxd_zsmalloc::PAGE_SIZE;
 
-use crate::cache::Cache;
+use crate::cache::{lock, Cache};
 use crate::config::{ZswapConfig, MAX_FOLIO_PAGES};
 use crate::error::{ConfigError, RejectReason, ZswapError};
 use crate::stats::{ZswapParams, ZswapStats};
@@ -35,6 +36,18 @@ pub enum StoreOutcome {
     /// zswap refused it and writing the swap file failed (with this kind of error): the
     /// caller keeps the data.
     SwapFailed(RejectReason, std::io::ErrorKind),
+    /// (Asynchronous store only.) Every page of the folio was loaded, invalidated or stored
+    /// again while it waited in the queue: nothing of it was left to store.
+    Superseded,
+}
+
+/// A folio admitted to the asynchronous store and not stored yet. Its pages are in
+/// [`Zswap`]'s queued map until the store lands: loads find them there (read-your-writes),
+/// invalidations and newer stores of an offset take that page out (so the store skips it).
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub offset: u64,
+    pub folio: Vec<u8>,
 }
 
 /// Shared state (the background shrinker and the asynchronous store hold it too).
@@ -43,6 +56,10 @@ struct Inner {
     cfg: ZswapConfig,
     cache: Cache,
     writeback: Writeback,
+    /// Pages of queued folios by offset. Lock order: this, then the cache's locks; a queued
+    /// store lands (entries inserted, pages taken out) under it, so a load sees a page either
+    /// here or in the cache.
+    queued: Mutex<HashMap<u64, Arc<Queued>>>,
 }
 
 /// A zswap-style compressed cache in front of an (optional) swap file.
@@ -73,6 +90,7 @@ impl Zswap {
             cfg,
             cache,
             writeback,
+            queued: Mutex::new(HashMap::new()),
         });
         let worker = if inner.writeback.has_shrinker() {
             let w = Arc::clone(&inner);
@@ -97,6 +115,7 @@ impl Zswap {
     /// returned; the caller then writes the folio to swap (see [`Zswap::swap_out`]).
     pub fn store(&self, offset: u64, folio: &[u8]) -> Result<(), ZswapError> {
         let pages = self.check_folio(offset, folio)?;
+        self.cancel_queued(offset, pages);
         self.admit(offset, pages).map_err(ZswapError::Rejected)?;
         self.store_pages(offset, folio).map_err(ZswapError::Rejected)
     }
@@ -113,17 +132,26 @@ impl Zswap {
                 slots,
             });
         }
+        if page.len() == PAGE_SIZE && self.load_queued(offset, page) {
+            return Ok(());
+        }
         self.inner.cache.load(offset, page)
     }
 
-    /// Drops the entry at `offset`; returns whether there was one.
+    /// Drops the entry at `offset`, and the page of a queued store there (which then is not
+    /// stored); returns whether there was either.
     pub fn invalidate(&self, offset: u64) -> bool {
-        offset < self.inner.cfg.swap_slots && self.inner.cache.invalidate(offset)
+        if offset >= self.inner.cfg.swap_slots {
+            return false;
+        }
+        let queued = self.cancel_queued(offset, 1);
+        self.inner.cache.invalidate(offset) || queued
     }
 
-    /// Whether an entry exists at `offset`.
+    /// Whether an entry (or the page of a queued store) exists at `offset`.
     pub fn contains(&self, offset: u64) -> bool {
-        offset < self.inner.cfg.swap_slots && self.inner.cache.contains(offset)
+        offset < self.inner.cfg.swap_slots
+            && (lock(&self.inner.queued).contains_key(&offset) || self.inner.cache.contains(offset))
     }
 
     /// Stored length of the entry at `offset` (page size for a raw entry).
@@ -137,6 +165,7 @@ impl Zswap {
     /// The swap-out path: store in zswap, else write the folio to the swap file.
     pub fn swap_out(&self, offset: u64, folio: &[u8]) -> Result<StoreOutcome, ZswapError> {
         let pages = self.check_folio(offset, folio)?;
+        self.cancel_queued(offset, pages);
         let res = match self.admit(offset, pages) {
             Ok(()) => self.store_pages(offset, folio),
             Err(r) => Err(r),
@@ -277,13 +306,113 @@ impl Zswap {
         r
     }
 
-    /// Compress-and-store of a folio that already passed the synchronous checks; a refusal
-    /// writes it to the swap file.
-    pub(crate) fn store_admitted(&self, offset: u64, folio: &[u8]) -> StoreOutcome {
-        match self.store_pages(offset, folio) {
-            Ok(()) => StoreOutcome::Stored,
-            Err(reason) => self.swap_out_rejected(offset, folio, reason),
+    /// Puts an admitted folio's pages in the queued map (replacing older queued pages there).
+    pub(crate) fn queue(&self, offset: u64, folio: Vec<u8>) -> Arc<Queued> {
+        let q = Arc::new(Queued { offset, folio });
+        let pages = (q.folio.len() / PAGE_SIZE) as u64;
+        let mut m = lock(&self.inner.queued);
+        for o in offset..offset + pages {
+            m.insert(o, Arc::clone(&q));
         }
+        q
+    }
+
+    /// Takes the pages at `offset..offset + pages` out of queued stores; returns whether there
+    /// were any.
+    pub(crate) fn cancel_queued(&self, offset: u64, pages: u64) -> bool {
+        let mut m = lock(&self.inner.queued);
+        if m.is_empty() {
+            return false;
+        }
+        let mut any = false;
+        for o in offset..offset.saturating_add(pages) {
+            any |= m.remove(&o).is_some();
+        }
+        any
+    }
+
+    /// An exclusive load from a queued store: the page is copied out and taken from the queued
+    /// folio (an older entry at the offset is stale: dropped too).
+    fn load_queued(&self, offset: u64, page: &mut [u8]) -> bool {
+        let mut m = lock(&self.inner.queued);
+        let Some(q) = m.remove(&offset) else {
+            return false;
+        };
+        let at = (offset - q.offset) as usize * PAGE_SIZE;
+        page.copy_from_slice(&q.folio[at..at + PAGE_SIZE]);
+        self.inner.cache.invalidate(offset);
+        true
+    }
+
+    /// Runs a queued store: the limits are checked again (a refusal counted as the synchronous
+    /// path counts it), then the pages still queued are compressed and stored; pages loaded,
+    /// invalidated or stored again meanwhile are skipped. Gives the folio back.
+    pub(crate) fn run_queued(&self, q: Arc<Queued>) -> (Vec<u8>, StoreOutcome) {
+        let pages = (q.folio.len() / PAGE_SIZE) as u64;
+        let owns = |m: &HashMap<u64, Arc<Queued>>, o: u64| m.get(&o).is_some_and(|e| Arc::ptr_eq(e, &q));
+        let live = {
+            let m = lock(&self.inner.queued);
+            (q.offset..q.offset + pages).any(|o| owns(&m, o))
+        };
+        let outcome = if !live {
+            StoreOutcome::Superseded
+        } else {
+            let cache = &self.inner.cache;
+            let res = match cache.check_admission() {
+                Err(reason) => {
+                    if reason == RejectReason::PoolLimit {
+                        self.inner.writeback.kick();
+                    }
+                    Err(reason)
+                }
+                Ok(()) => {
+                    let r = cache.compress_folio(&q.folio);
+                    if r.is_err() && cache.is_full() {
+                        self.inner.writeback.kick();
+                    }
+                    r
+                }
+            };
+            match res {
+                Ok(objs) => {
+                    let mut m = lock(&self.inner.queued);
+                    cache.commit(q.offset, objs, |o| owns(&m, o) && m.remove(&o).is_some());
+                    StoreOutcome::Stored
+                }
+                Err(reason) => self.reject_queued(&q, reason),
+            }
+        };
+        let folio = Arc::try_unwrap(q).map_or_else(|q| q.folio.clone(), |q| q.folio);
+        (folio, outcome)
+    }
+
+    /// A refused queued store: the pages still queued go to the swap file (if any), and the
+    /// stale entries at their offsets are dropped, as the synchronous path does.
+    fn reject_queued(&self, q: &Arc<Queued>, reason: RejectReason) -> StoreOutcome {
+        let swap = self.inner.writeback.swap();
+        let mut outcome = match swap {
+            None => StoreOutcome::Rejected(reason),
+            Some(_) => StoreOutcome::SwappedOut(reason),
+        };
+        let mut m = lock(&self.inner.queued);
+        for (o, page) in (q.offset..).zip(q.folio.chunks_exact(PAGE_SIZE)) {
+            if !m.get(&o).is_some_and(|e| Arc::ptr_eq(e, q)) {
+                continue;
+            }
+            // The page goes to the swap file before it leaves the map: a load finds it in one.
+            if let Some(swap) = swap {
+                if let Err(e) = swap.write_pages(o, page) {
+                    let kind = match e {
+                        ZswapError::SwapFile { source, .. } => source.kind(),
+                        _ => std::io::ErrorKind::Other,
+                    };
+                    outcome = StoreOutcome::SwapFailed(reason, kind);
+                }
+            }
+            m.remove(&o);
+            self.inner.cache.invalidate(o);
+        }
+        outcome
     }
 
     /// After a refusal: the folio goes to the swap file, if there is one.
