@@ -7,8 +7,8 @@ use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::path::PathBuf;
 
-use idxd_emu::device::EmuConfig;
-use idxd_emu::inject::InjectConfig;
+use idxd_emu::device::{CounterSnapshot, EmuConfig};
+use idxd_emu::inject::{Fault, InjectConfig};
 use idxd_runtime::{Algorithm, DeviceSpec, IaaMode, Runtime, RuntimeBuilder};
 
 pub const PAGE: usize = 4096;
@@ -154,4 +154,62 @@ pub fn faults_seen(rs: &idxd_runtime::StatsSnapshot) -> u64 {
                     .sum::<u64>()
         })
         .sum()
+}
+
+/// The emulated IAA (one device, batch 8, verify-after-compress on as by default, a 100 ms
+/// completion timeout so lost completions end quickly) with `schedule`'s faults by descriptor
+/// number, and the software fallback on or off.
+pub fn iaa_scheduled(schedule: Vec<(u64, Fault)>, fallback: bool) -> Runtime {
+    RuntimeBuilder::new()
+        .algorithm(Algorithm::Iaa(IaaMode::Fixed))
+        .device(DeviceSpec::Emulated {
+            profile: "iaa-spr".into(),
+            config: EmuConfig {
+                inject: InjectConfig {
+                    schedule,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        })
+        .batch_size(8)
+        .fallback(fallback)
+        .timeout(std::time::Duration::from_millis(100))
+        .build()
+        .expect("emulated IAA runtime")
+}
+
+/// The emulator's counters (the runtime's first device).
+pub fn emu_counters(rt: &Runtime) -> CounterSnapshot {
+    rt.devices()
+        .first()
+        .and_then(|d| d.emulated())
+        .expect("an emulated device")
+        .counters()
+}
+
+/// How many times the emulator shows that `fault` happened: completions with its status
+/// (page fault 0x03, hardware error 0x20, watchdog 0x24, overflow 0x0a on compress or 0x0b on
+/// decompress), records it withheld, outputs it corrupted.
+pub fn fault_evidence(rt: &Runtime, fault: Fault) -> u64 {
+    let c = emu_counters(rt);
+    match fault {
+        Fault::PageFault { .. } => c.status(0x03),
+        Fault::HardwareError => c.status(0x20),
+        Fault::Watchdog => c.status(0x24),
+        Fault::OutputOverflow => c.status(0x0a) + c.status(0x0b),
+        Fault::NoCompletion => c.no_record,
+        Fault::CorruptOutput => c.corrupted,
+        Fault::Slow(_) | Fault::Halt => 0,
+    }
+}
+
+/// Requests served by the software fallback, over every codec.
+pub fn fallbacks(rs: &idxd_runtime::StatsSnapshot) -> u64 {
+    rs.codecs.iter().map(|(_, c)| c.fallbacks).sum()
+}
+
+/// Requests the runtime gave up waiting for (orphaned), over every device.
+pub fn orphaned(rt: &Runtime) -> u64 {
+    rt.health().iter().map(|h| h.orphaned).sum()
 }
