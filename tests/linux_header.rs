@@ -838,7 +838,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
 
     let c = "dsa_memmove";
     dsa_case(
-        &g,
+        g,
         c,
         DsaOp::Memmove {
             src: v(c, "src_addr"),
@@ -852,7 +852,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "dsa_fill";
     dsa_case(
-        &g,
+        g,
         c,
         DsaOp::Fill {
             pattern: v(c, "pattern"),
@@ -863,7 +863,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "dsa_compare";
     dsa_case(
-        &g,
+        g,
         c,
         DsaOp::Compare {
             src1: v(c, "src_addr"),
@@ -875,7 +875,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "dsa_compval";
     dsa_case(
-        &g,
+        g,
         c,
         DsaOp::ComparePattern {
             src: v(c, "src_addr"),
@@ -887,7 +887,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "dsa_batch";
     dsa_case(
-        &g,
+        g,
         c,
         DsaOp::Batch {
             list_addr: v(c, "desc_list_addr"),
@@ -897,7 +897,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "dsa_crcgen";
     dsa_case(
-        &g,
+        g,
         c,
         DsaOp::CrcGen {
             src: v(c, "src_addr"),
@@ -908,7 +908,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "dsa_copy_crc";
     dsa_case(
-        &g,
+        g,
         c,
         DsaOp::CopyCrc {
             src: v(c, "src_addr"),
@@ -920,7 +920,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "dsa_dualcast";
     dsa_case(
-        &g,
+        g,
         c,
         DsaOp::Dualcast {
             src: v(c, "src_addr"),
@@ -932,7 +932,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "dsa_cr_delta";
     dsa_case(
-        &g,
+        g,
         c,
         DsaOp::CreateDelta {
             src1: v(c, "src_addr"),
@@ -946,7 +946,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "dsa_ap_delta";
     dsa_case(
-        &g,
+        g,
         c,
         DsaOp::ApplyDelta {
             delta_addr: v(c, "src_addr"),
@@ -958,7 +958,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "dsa_cflush";
     dsa_case(
-        &g,
+        g,
         c,
         DsaOp::CacheFlush {
             dst: v(c, "dst_addr"),
@@ -967,8 +967,8 @@ fn descriptor_bytes_match_the_kernel_structs() {
         },
         s(c),
     );
-    dsa_case(&g, "dsa_noop", DsaOp::Noop, s("dsa_noop"));
-    dsa_case(&g, "dsa_drain", DsaOp::Drain, s("dsa_drain"));
+    dsa_case(g, "dsa_noop", DsaOp::Noop, s("dsa_noop"));
+    dsa_case(g, "dsa_drain", DsaOp::Drain, s("dsa_drain"));
 
     // DIF descriptors: no builder; idxd-hw's raw setters at its `dsa_off` offsets.
     let set16 = |d: &mut DsaDesc, off: usize, x: u64| {
@@ -1074,7 +1074,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     let c = "iax_compress";
     let fl = v(c, "flags") as u32;
     iaa_case(
-        &g,
+        g,
         c,
         IaaOp::Compress {
             src: v(c, "src1_addr"),
@@ -1095,7 +1095,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "iax_compress_ovfl";
     iaa_case(
-        &g,
+        g,
         c,
         IaaOp::Compress {
             src: v(c, "src1_addr"),
@@ -1113,7 +1113,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "iax_decompress";
     iaa_case(
-        &g,
+        g,
         c,
         IaaOp::Decompress {
             src: v(c, "src1_addr"),
@@ -1127,7 +1127,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "iax_crc64";
     iaa_case(
-        &g,
+        g,
         c,
         IaaOp::Crc64 {
             src: v(c, "src1_addr"),
@@ -1139,7 +1139,7 @@ fn descriptor_bytes_match_the_kernel_structs() {
     );
     let c = "iax_memmove";
     iaa_case(
-        &g,
+        g,
         c,
         IaaOp::Memmove {
             src: v(c, "src1_addr"),
