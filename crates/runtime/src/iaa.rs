@@ -364,6 +364,22 @@ impl IaaCodec {
             .map_err(|e| self.driver_err(&e))
     }
 
+    /// A decompression's record carries the CRC-32 of the output the device produced: the
+    /// bytes actually read back must have it. A mismatch (memory that changed between the
+    /// device's write and the copy, or a device that reports success over wrong output) fails
+    /// the request as `Corrupt`, so the fallback redoes it in software.
+    fn check_output_crc(&self, rec: &IaaCompletion, out: &[u8]) -> Result<usize, OffloadError> {
+        let got = crc32fast::hash(out);
+        if got == rec.crc {
+            Ok(out.len())
+        } else {
+            Err(self.err(ErrorKind::Corrupt, Some(rec)).with_detail(format!(
+                "decompressed output has CRC-32 {got:#010x}, the device reported {:#010x}",
+                rec.crc
+            )))
+        }
+    }
+
     /// Takes staging for each job and writes its input; jobs that cannot be staged get their
     /// error. Returns (job, lane, staging).
     fn stage(&mut self, side: Side, jobs: &mut [Job<'_>]) -> Vec<(usize, usize, Staging)> {
@@ -503,7 +519,7 @@ impl Codec for IaaCodec {
                 j.result = Some(match r {
                     Ok((rec, s)) => {
                         let out = if rec.status().code == IaaStatus::Success.code() {
-                            self.copy_out(&s, &rec, j.dst)
+                            self.copy_out(&s, &rec, j.dst).and_then(|n| self.check_output_crc(&rec, &j.dst[..n]))
                         } else {
                             Err(self.classify(&rec, false))
                         };

@@ -26,8 +26,8 @@ const DEVICE_FAULTS: [Fault; 5] = [
     Fault::CorruptOutput,
 ];
 
-/// Faults on decompression the runtime can see (a corrupted decompress output is not
-/// detected today: see `decompress_corrupt_output_is_caught`).
+/// Faults on decompression the runtime can see (a corrupted decompress output too: see
+/// `decompress_corrupt_output_is_caught`).
 const DECOMPRESS_FAULTS: [Fault; 5] = [
     Fault::PageFault { at_offset: 100 },
     Fault::HardwareError,
@@ -210,9 +210,9 @@ fn compress_overflow_is_poor_not_fail() {
     }
 }
 
+/// The runtime checks the CRC-32 of every device decompression's output against the record:
+/// one wrong byte fails the load (fallback off: `decompress_fail`) or is redone in software.
 #[test]
-#[ignore = "idxd-runtime: a decompression whose output has one wrong byte (Fault::CorruptOutput) \
-            succeeds; nothing compares the output's CRC with the one computed at compression"]
 fn decompress_corrupt_output_is_caught() {
     for fallback in [false, true] {
         let f = Fault::CorruptOutput;
