@@ -1,4 +1,4 @@
-//! The checks behind the fuzz targets (`inflate`, `config`, `portal`, `records`), in a library
+//! The checks behind the fuzz targets (`inflate`, `config`, `nbd`, `portal`, `records`), in a library
 //! so that they also run as a plain `cargo test` smoke test without libFuzzer.
 //!
 //! Input layout: byte 0 selects decompress flags, bytes 1-2 the destination size
@@ -10,10 +10,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod config;
+mod nbd;
 mod portal;
 mod records;
 
 pub use config::config_one;
+pub use nbd::nbd_one;
 pub use portal::portal_one;
 pub use records::records_one;
 
@@ -148,17 +150,45 @@ mod tests {
             x
         };
         config_one(b"\x00[[wq]]\nid = 0\ngroup = 0\nmode = \"dedicated\"\nsize = 16\n[[group]]\nid = 0\nengines = [0]\n");
+        // A client that negotiates with NBD_OPT_GO and writes then reads a sector.
+        nbd_one(&nbd_session());
         config_one(b"\x01[{\"dev\":\"dsa0\",\"groups\":[]}]");
         for _ in 0..300 {
             let n = (next() % 120) as usize;
             let case: Vec<u8> = (0..n).map(|_| next() as u8).collect();
             config_one(&case);
             portal_one(&case);
+            nbd_one(&case);
         }
         for _ in 0..40 {
             let n = (next() % 400) as usize;
             let case: Vec<u8> = (0..n).map(|_| next() as u8).collect();
             records_one(&case);
         }
+    }
+
+    /// A well-formed session: fixed newstyle with no zeroes, NBD_OPT_GO for the default
+    /// export, one write, one read, a disconnect.
+    fn nbd_session() -> Vec<u8> {
+        let mut c = vec![0u8];
+        c.extend_from_slice(&3u32.to_be_bytes());
+        c.extend_from_slice(&0x4948_4156_454f_5054u64.to_be_bytes());
+        c.extend_from_slice(&7u32.to_be_bytes());
+        c.extend_from_slice(&6u32.to_be_bytes());
+        c.extend_from_slice(&0u32.to_be_bytes());
+        c.extend_from_slice(&0u16.to_be_bytes());
+        let req = |c: &mut Vec<u8>, ty: u16, off: u64, len: u32| {
+            c.extend_from_slice(&0x2560_9513u32.to_be_bytes());
+            c.extend_from_slice(&0u16.to_be_bytes());
+            c.extend_from_slice(&ty.to_be_bytes());
+            c.extend_from_slice(&7u64.to_be_bytes());
+            c.extend_from_slice(&off.to_be_bytes());
+            c.extend_from_slice(&len.to_be_bytes());
+        };
+        req(&mut c, 1, 4096, 512);
+        c.extend_from_slice(&[0x5a; 512]);
+        req(&mut c, 0, 4096, 512);
+        req(&mut c, 2, 0, 0);
+        c
     }
 }

@@ -77,7 +77,10 @@ pub fn portal_one(data: &[u8]) {
             } else {
                 IaaStatus::from_code(status).is_some()
             };
-            assert!(known, "{profile}: record status {status:#04x} is not in the status table");
+            assert!(
+                known,
+                "{profile}: record status {status:#04x} is not in the status table"
+            );
         }
     }
 }

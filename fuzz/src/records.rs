@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use idxd_driver::backing::emu::EmuBacking;
-use idxd_driver::{Backed, BringUpOptions, DescBytes, DeviceBacking, DriverError, Enqueued, PortalKind, RegisterAccess};
+use idxd_driver::{
+    Backed, BringUpOptions, DescBytes, DeviceBacking, DriverError, Enqueued, PortalKind, RegisterAccess,
+};
 use idxd_emu::device::EmuConfig;
 use idxd_hw::pci::DeviceKind;
 use idxd_runtime::{Algorithm, IaaMode, Runtime, RuntimeBuilder};

@@ -280,6 +280,36 @@ fn handle(
     res
 }
 
+/// Runs one whole session (negotiation, then transmission when the client asks for it) over
+/// any byte stream, with no timeouts: what the NBD fuzz target drives with arbitrary client
+/// bytes. It ends when the client disconnects, the stream ends or the protocol is broken;
+/// the result says which.
+#[doc(hidden)]
+pub fn serve_stream<S: io::Read + io::Write>(
+    s: &mut S,
+    dev: Arc<Zram>,
+    export_name: &str,
+    read_only: bool,
+) -> io::Result<()> {
+    let export = Export {
+        size: dev.disksize(),
+        dev,
+        name: export_name.to_string(),
+        read_only,
+    };
+    let shared = Shared {
+        max_connections: 1,
+        ..Default::default()
+    };
+    match proto::handshake(s, &export, &shared)? {
+        proto::Negotiated::Close => Ok(()),
+        proto::Negotiated::Transmission => {
+            let _slot = Slot(&shared.established);
+            transmit::serve(s, &export, &shared)
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Timeouts {
     handshake: Duration,
