@@ -56,7 +56,7 @@ pub struct ConfigArgs {
 /// Reads a configuration file: accel-config JSON (`.json`, or any file that parses as JSON),
 /// else our TOML.
 pub fn load_config(path: &Path, dev: Option<&str>) -> anyhow::Result<DeviceConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let text = crate::input::read_to_string_bounded(path, crate::input::MAX_CONFIG_BYTES)?;
     let json = match path.extension().and_then(|e| e.to_str()) {
         Some("json") => true,
         Some("toml") => false,

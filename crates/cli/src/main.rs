@@ -16,6 +16,7 @@
 mod bench;
 mod capture;
 mod info;
+mod input;
 mod output;
 mod rusage;
 mod selftest;

@@ -29,6 +29,7 @@ use serde::Serialize;
 
 pub use measure::Phase;
 
+use crate::input;
 use crate::spec::Spec;
 use crate::DeviceArg;
 
@@ -62,7 +63,7 @@ impl FromStr for Folio {
                 None => (t.as_str(), 1),
             },
         };
-        let bytes = num.parse::<usize>().ok().map(|n| n * mult);
+        let bytes = num.parse::<usize>().ok().and_then(|n| n.checked_mul(mult));
         match bytes {
             Some(b) if (PAGE..=2 << 20).contains(&b) && b % PAGE == 0 && (b / PAGE).is_power_of_two() => {
                 Ok(Folio(b / PAGE))
@@ -276,6 +277,11 @@ fn load_corpus(path: Option<&Path>, pages: Option<usize>) -> anyhow::Result<Corp
     if pages == Some(0) {
         bail!("--pages must be at least 1");
     }
+    // Every size below is checked against the memory limit before anything is allocated.
+    let want = match pages {
+        Some(n) => Some(input::check_pages_memory("--pages", n as u64, PAGE as u64)?),
+        None => None,
+    };
     let Some(path) = path else {
         let n = pages.unwrap_or(DEFAULT_PAGES);
         let data: Vec<u8> = corpus::builtin(n, 0x1dd).concat();
@@ -298,10 +304,21 @@ fn load_corpus(path: Option<&Path>, pages: Option<usize>) -> anyhow::Result<Corp
     } else {
         vec![path.to_path_buf()]
     };
+    let limit = input::memory_limit();
     let mut data = Vec::new();
-    let want = pages.map(|n| n * PAGE);
     for f in &files {
-        let d = std::fs::read(f).with_context(|| format!("{}", f.display()))?;
+        let have = data.len() as u64;
+        let d = match want {
+            // Only the pages asked for are read, however long the file.
+            Some(w) => input::read_prefix(f, w - have)?,
+            None => input::read_bounded(f, limit - have).map_err(|e| {
+                e.context(format!(
+                    "the corpus is limited to {} in memory (half of this machine's memory, at most {}): pass --pages",
+                    input::human_bytes(limit),
+                    input::human_bytes(input::MAX_MEMORY_BYTES)
+                ))
+            })?,
+        };
         if d.is_empty() || d.len() % PAGE != 0 {
             bail!(
                 "{}: {} bytes is not a whole number of 4 KiB pages",
@@ -309,13 +326,12 @@ fn load_corpus(path: Option<&Path>, pages: Option<usize>) -> anyhow::Result<Corp
                 d.len()
             );
         }
+        data.try_reserve(d.len())
+            .with_context(|| format!("cannot allocate {} bytes for the corpus", have + d.len() as u64))?;
         data.extend_from_slice(&d);
-        if want.is_some_and(|w| data.len() >= w) {
+        if want.is_some_and(|w| data.len() as u64 >= w) {
             break;
         }
-    }
-    if let Some(w) = want {
-        data.truncate(w);
     }
     Ok(Corpus {
         source: path.display().to_string(),
@@ -408,6 +424,13 @@ fn configs(a: &BenchArgs) -> Vec<RunCfg> {
 
 /// `idxd bench`.
 pub fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
+    // Output paths first: a run is not wasted on a path that cannot be written.
+    if let Some(p) = &a.json {
+        input::check_writable(p, "--json")?;
+    }
+    if let Some(p) = &a.plot {
+        input::check_writable(p, "--plot")?;
+    }
     let corpus = load_corpus(a.corpus.as_deref(), a.pages)?;
     let cfgs = configs(a);
     let mut results = Vec::new();
@@ -455,7 +478,16 @@ mod tests {
         assert_eq!("2m".parse::<Folio>().unwrap(), Folio(512));
         assert_eq!(Folio(16).to_string(), "64k");
         assert_eq!(Folio(512).to_string(), "2m");
-        for bad in ["3k", "4m", "1k", "x", "", "12k"] {
+        for bad in [
+            "3k",
+            "4m",
+            "1k",
+            "x",
+            "",
+            "12k",
+            "18014398509481984k",
+            "17592186044416m",
+        ] {
             assert!(bad.parse::<Folio>().is_err(), "{bad}");
         }
     }

@@ -60,6 +60,56 @@ pub fn idxd<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Out {
     }
 }
 
+/// Runs the built `idxd` with `args` under a deadline and an address-space limit (so that a
+/// run that would read or allocate without bound fails fast instead of taking the machine);
+/// `None` when it was still running at the deadline (it is killed then).
+pub fn idxd_bounded<S: AsRef<std::ffi::OsStr>>(args: &[S], deadline: std::time::Duration) -> Option<Out> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 8388608 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_idxd"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running idxd");
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let ro = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = so.read_to_end(&mut b);
+        b
+    });
+    let re = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = se.read_to_end(&mut b);
+        b
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("waiting for idxd") {
+            break Some(st);
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (ro.join().unwrap(), re.join().unwrap());
+    let st = status?;
+    Some(Out {
+        code: st.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    })
+}
+
 /// A fresh directory under cargo's per-test temporary directory, removed on drop.
 pub struct TempDir(PathBuf);
 
