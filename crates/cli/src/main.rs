@@ -7,6 +7,8 @@
 //! idxd config --device SPEC FILE             apply an accel-config JSON or our TOML
 //! idxd selftest --device SPEC                every operation, checked against software
 //! idxd bench zswap|zram|ops [options]        throughput, latency, ratio, CPU per page
+//! idxd stress [--frontend zswap|zram|runtime] [--faults all=P,halt=1/N]
+//!                                            every page checked, under injected faults
 //! idxd corpus capture --pid PID --out FILE   a live process's private pages
 //! ```
 //!
@@ -21,6 +23,7 @@ mod output;
 mod rusage;
 mod selftest;
 mod spec;
+mod stress;
 mod sysfs_cmds;
 
 use std::path::PathBuf;
@@ -54,6 +57,10 @@ enum Cmd {
     Selftest(selftest::SelftestArgs),
     /// Benchmarks a frontend (zswap, zram) or the raw operations on a device.
     Bench(bench::BenchArgs),
+    /// Runs N pages through zswap, zram or the runtime from several threads (optionally with
+    /// faults injected into an emulated device) and checks that none comes back wrong, is lost
+    /// or hangs.
+    Stress(stress::StressArgs),
     /// Page corpora for benchmarks.
     #[command(subcommand)]
     Corpus(CorpusCmd),
@@ -91,6 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Config(a) => info::config(&a),
         Cmd::Selftest(a) => selftest::selftest(&a),
         Cmd::Bench(a) => bench::bench(&a),
+        Cmd::Stress(a) => stress::stress(&a),
         Cmd::Corpus(CorpusCmd::Capture(a)) => capture::capture(&a),
     }
 }
