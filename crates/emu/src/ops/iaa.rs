@@ -134,8 +134,11 @@ pub(super) fn run(ctx: &ExecCtx, d: &IaaDesc) -> Completed {
     tail.complete(&rec.to_bytes(), dev.counters(), 0, fault, false)
 }
 
-/// Reads `len` bytes at `addr` into a new buffer.
+/// Reads `len` bytes at `addr` into a new buffer. The range is checked before anything is
+/// allocated, so a descriptor that declares a huge source over a small mapping costs a fault,
+/// not an allocation of its declared size.
 fn read_all(dev: &Dev, addr: u64, len: usize) -> Result<Vec<u8>, Stop> {
+    dev.check(addr, len, false)?;
     let mut v = scratch(len).ok_or(Stop::NoMemory)?;
     dev.read(addr, &mut v)?;
     Ok(v)
@@ -180,7 +183,7 @@ fn compress(dev: &Dev, d: &IaaDesc, overflow: bool, rec: &mut IaaCompletion) -> 
     } else {
         compress_room(d)
     };
-    let mut out = scratch(room).ok_or(Stop::NoMemory)?;
+    let mut out = scratch(mapped_room(dev, d.dst_addr, room)).ok_or(Stop::NoMemory)?;
     let result = if overflow {
         Err(EngineError::Analytics {
             code: AnalyticsError::CompressOutputOverflow,
@@ -234,6 +237,16 @@ fn compress_room(d: &IaaDesc) -> usize {
     (d.max_dst_size as u64).min(d.src1_size as u64 * 2 + 1024) as usize
 }
 
+/// `room` bytes of output at `dst`, cut to what is mapped writable there plus one byte: output
+/// that reaches past the mapping then faults on its first unmapped byte when written, as the
+/// device's would, and a large declared destination over a small mapping costs no allocation.
+fn mapped_room(dev: &Dev, dst: u64, room: usize) -> usize {
+    match dev.check(dst, room, true) {
+        Ok(()) => room,
+        Err(f) => (f.addr.saturating_sub(dst) as usize).saturating_add(1).min(room),
+    }
+}
+
 /// Scratch room for a decompress job's output: `max_dst_size`, but no more than deflate can
 /// expand to (a 258-byte match costs at least 2 bits: 1032 bytes per input byte).
 fn decompress_room(d: &IaaDesc) -> usize {
@@ -245,7 +258,12 @@ fn decompress(dev: &Dev, d: &IaaDesc, overflow: bool, rec: &mut IaaCompletion) -
     let crc32c = d.flags().contains(DescFlags::CRC_RFC3720);
     let suppress = flags.contains(DecompressFlags::SUPPRESS_OUTPUT);
     let input = read_all(dev, d.src1_addr, d.src1_size as usize)?;
-    let mut out = scratch(if suppress { 0 } else { decompress_room(d) }).ok_or(Stop::NoMemory)?;
+    let room = if suppress {
+        0
+    } else {
+        mapped_room(dev, d.dst_addr, decompress_room(d))
+    };
+    let mut out = scratch(room).ok_or(Stop::NoMemory)?;
     let mut result = idxd_deflate::decompress(&input, flags, crc32c, &mut out);
     if overflow && !suppress {
         // An injected overflow: the job as if its destination held half of its output.
