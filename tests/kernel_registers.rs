@@ -1,8 +1,8 @@
 //! WQCFG against the Linux kernel's `union wqcfg` (drivers/dma/idxd/registers.h).
 //!
-//! That union is not in the UAPI headers, so `tests/kernel_wqcfg.c` carries a transcription of
-//! it (kernel 6.x layout); a C compiler lays out its bit-fields, the program gives every field a
-//! distinct value and prints the sixteen dwords the kernel would write. idxd-hw's `WqCfg::encode`
+//! That union is not in the UAPI headers, so `tests/kernel_wqcfg.c` restates its field
+//! positions (kernel 6.x layout) as a table of dword, lowest bit and width; the program gives
+//! every field a distinct value and prints the sixteen dwords the kernel would write. idxd-hw's `WqCfg::encode`
 //! must produce those dwords from the same values and `WqCfg::decode` must read them back.
 //! Skipped loudly without a C compiler, except in CI (`CI` set, not `false`/`0`): a failure.
 

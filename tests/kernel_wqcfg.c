@@ -1,10 +1,11 @@
 /*
  * WQCFG as the Linux kernel lays it out, for tests/kernel_registers.rs.
  *
- * The union below is transcribed from drivers/dma/idxd/registers.h (union wqcfg, kernel 6.x:
- * with wq_ats_disable, wq_prs_disable and op_config[4]); it is not in the UAPI headers, so it
- * cannot be included. The compiler lays the bit-fields out; the program gives every field a
- * distinct value and prints the value and the sixteen dwords the kernel would write.
+ * The kernel's layout (drivers/dma/idxd/registers.h, union wqcfg, kernel 6.x: with the ATS and
+ * PRS disable bits and four op_config qwords) is not in the UAPI headers, so it cannot be
+ * included. Its field positions are restated below as a table (dword, lowest bit, width), read
+ * off that header; the program packs every field with a distinct value and prints the value
+ * and the sixteen dwords the kernel would write.
  *
  *     val <case>.<field> <value>
  *     dwords <case> <16 hex dwords>
@@ -13,128 +14,116 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
+struct field {
+	const char *name;
+	unsigned dword, lsb, width;
+};
 
-union wqcfg {
-	struct {
-		/* bytes 0-3 */
-		u16 wq_size;
-		u16 rsvd;
+/* Position of each field of the 64-byte WQCFG entry. */
+static const struct field fields[] = {
+	{ "wq_size", 0, 0, 16 },
+	{ "wq_thresh", 1, 0, 16 },
+	{ "mode", 2, 0, 1 },
+	{ "bof", 2, 1, 1 },
+	{ "wq_ats_disable", 2, 2, 1 },
+	{ "wq_prs_disable", 2, 3, 1 },
+	{ "priority", 2, 4, 4 },
+	{ "pasid", 2, 8, 20 },
+	{ "pasid_en", 2, 28, 1 },
+	{ "priv", 2, 29, 1 },
+	{ "max_xfer_shift", 3, 0, 5 },
+	{ "max_batch_shift", 3, 5, 4 },
+	{ "occupancy_inth", 4, 0, 16 },
+	{ "occupancy_table_sel", 4, 16, 1 },
+	{ "occupancy_limit", 5, 0, 16 },
+	{ "occupancy_int_en", 5, 16, 1 },
+	{ "occupancy", 6, 0, 16 },
+	{ "occupancy_int", 6, 16, 1 },
+	{ "mode_support", 6, 29, 1 },
+	{ "wq_state", 6, 30, 2 },
+};
 
-		/* bytes 4-7 */
-		u16 wq_thresh;
-		u16 rsvd1;
-
-		/* bytes 8-11 */
-		u32 mode:1;	/* shared or dedicated */
-		u32 bof:1;	/* block on fault */
-		u32 wq_ats_disable:1;
-		u32 wq_prs_disable:1;
-		u32 priority:4;
-		u32 pasid:20;
-		u32 pasid_en:1;
-		u32 priv:1;
-		u32 rsvd3:2;
-
-		/* bytes 12-15 */
-		u32 max_xfer_shift:5;
-		u32 max_batch_shift:4;
-		u32 rsvd4:23;
-
-		/* bytes 16-19 */
-		u16 occupancy_inth;
-		u16 occupancy_table_sel:1;
-		u16 rsvd5:15;
-
-		/* bytes 20-23 */
-		u16 occupancy_limit;
-		u16 occupancy_int_en:1;
-		u16 rsvd6:15;
-
-		/* bytes 24-27 */
-		u16 occupancy;
-		u16 occupancy_int:1;
-		u16 rsvd7:12;
-		u16 mode_support:1;
-		u16 wq_state:2;
-
-		/* bytes 28-31 */
-		u32 rsvd8;
-
-		/* bytes 32-63 */
-		u64 op_config[4];
-	};
-	u32 bits[16];
-} __attribute__((packed));
-
+/* op_config: four qwords from dword 8 on, each low dword first. */
+static uint32_t dw[16];
 static const char *cur;
-#define SET(f, x) do { w.f = (x); printf("val %s.%s %llu\n", cur, #f, (unsigned long long)w.f); } while (0)
 
-static void dump(const union wqcfg *w)
+static const struct field *find(const char *name)
+{
+	for (unsigned i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (!strcmp(fields[i].name, name))
+			return &fields[i];
+	return NULL;
+}
+
+static int set(const char *name, unsigned long long v)
+{
+	const struct field *f = find(name);
+	if (!f)
+		return 1;
+	uint32_t mask = f->width == 32 ? 0xffffffffu : ((1u << f->width) - 1);
+	if (v & ~(unsigned long long)mask)
+		return 1;
+	dw[f->dword] = (dw[f->dword] & ~(mask << f->lsb)) | ((uint32_t)v << f->lsb);
+	printf("val %s.%s %llu\n", cur, name, v);
+	return 0;
+}
+
+static void set_op_config(int i, unsigned long long v)
+{
+	dw[8 + 2 * i] = (uint32_t)v;
+	dw[9 + 2 * i] = (uint32_t)(v >> 32);
+	printf("val %s.op_config[%d] %llu\n", cur, i, v);
+}
+
+static void dump(void)
 {
 	printf("dwords %s", cur);
 	for (int i = 0; i < 16; i++)
-		printf(" %08x", w->bits[i]);
+		printf(" %08x", dw[i]);
 	printf("\n");
 }
 
 int main(void)
 {
-	union wqcfg w;
-
-	if (sizeof w != 64)
-		return 1;
+	int bad = 0;
 
 	/* Every field set, each single-bit flag to 1 (the "ones" case) ... */
-	memset(&w, 0, sizeof w);
+	memset(dw, 0, sizeof dw);
 	cur = "ones";
-	SET(wq_size, 0x1234);
-	SET(wq_thresh, 0x0567);
-	SET(mode, 1);
-	SET(bof, 1);
-	SET(wq_ats_disable, 1);
-	SET(wq_prs_disable, 1);
-	SET(priority, 0xa);
-	SET(pasid, 0xbcdef);
-	SET(pasid_en, 1);
-	SET(priv, 1);
-	SET(max_xfer_shift, 0x15);
-	SET(max_batch_shift, 0x9);
-	SET(occupancy_inth, 0x2468);
-	SET(occupancy_table_sel, 1);
-	SET(occupancy_limit, 0x1357);
-	SET(occupancy_int_en, 1);
-	SET(occupancy, 0x0f0e);
-	SET(occupancy_int, 1);
-	SET(mode_support, 1);
-	SET(wq_state, 2);
-	SET(op_config[0], 0x1111111122222222ull);
-	SET(op_config[1], 0x3333333344444444ull);
-	SET(op_config[2], 0x5555555566666666ull);
-	SET(op_config[3], 0x7777777788888888ull);
-	dump(&w);
+	bad |= set("wq_size", 0x1234);
+	bad |= set("wq_thresh", 0x0567);
+	bad |= set("mode", 1);
+	bad |= set("bof", 1);
+	bad |= set("wq_ats_disable", 1);
+	bad |= set("wq_prs_disable", 1);
+	bad |= set("priority", 0xa);
+	bad |= set("pasid", 0xbcdef);
+	bad |= set("pasid_en", 1);
+	bad |= set("priv", 1);
+	bad |= set("max_xfer_shift", 0x15);
+	bad |= set("max_batch_shift", 0x9);
+	bad |= set("occupancy_inth", 0x2468);
+	bad |= set("occupancy_table_sel", 1);
+	bad |= set("occupancy_limit", 0x1357);
+	bad |= set("occupancy_int_en", 1);
+	bad |= set("occupancy", 0x0f0e);
+	bad |= set("occupancy_int", 1);
+	bad |= set("mode_support", 1);
+	bad |= set("wq_state", 2);
+	set_op_config(0, 0x1111111122222222ull);
+	set_op_config(1, 0x3333333344444444ull);
+	set_op_config(2, 0x5555555566666666ull);
+	set_op_config(3, 0x7777777788888888ull);
+	dump();
 
 	/* ... and one flag at a time, so that two swapped flags cannot cancel out. */
 	const char *flags[] = { "mode", "bof", "wq_ats_disable", "wq_prs_disable", "pasid_en", "priv",
 				"occupancy_table_sel", "occupancy_int_en", "occupancy_int", "mode_support" };
 	for (unsigned i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-		memset(&w, 0, sizeof w);
+		memset(dw, 0, sizeof dw);
 		cur = flags[i];
-		switch (i) {
-		case 0: SET(mode, 1); break;
-		case 1: SET(bof, 1); break;
-		case 2: SET(wq_ats_disable, 1); break;
-		case 3: SET(wq_prs_disable, 1); break;
-		case 4: SET(pasid_en, 1); break;
-		case 5: SET(priv, 1); break;
-		case 6: SET(occupancy_table_sel, 1); break;
-		case 7: SET(occupancy_int_en, 1); break;
-		case 8: SET(occupancy_int, 1); break;
-		case 9: SET(mode_support, 1); break;
-		}
-		dump(&w);
+		bad |= set(flags[i], 1);
+		dump();
 	}
-	return 0;
+	return bad;
 }

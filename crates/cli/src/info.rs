@@ -84,6 +84,10 @@ struct CapsReport {
     max_transfer_size: u64,
     max_batch_size: u32,
     opcodes: Vec<String>,
+    /// Emulated devices: the advertised opcodes the emulator completes with status 0x10
+    /// instead of executing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_executed: Option<Vec<String>>,
     commands: Vec<String>,
     features: Vec<&'static str>,
     iaacap: Option<Vec<&'static str>>,
@@ -175,6 +179,7 @@ fn caps_report(c: &Capabilities, part: String) -> CapsReport {
         max_transfer_size: c.max_transfer_size(),
         max_batch_size: c.max_batch_size(),
         opcodes: c.opcap.opcodes().map(|op| opcode_name(c.kind, op)).collect(),
+        not_executed: None,
         commands: c
             .cmdcap
             .map(|cc| {
@@ -293,6 +298,12 @@ fn print_caps(c: &CapsReport) {
         }
     );
     println!("  operations       {}", c.opcodes.join(", "));
+    if let Some(n) = c.not_executed.as_ref().filter(|n| !n.is_empty()) {
+        println!(
+            "  not emulated     {} (advertised; the emulator completes them with status 0x10)",
+            n.join(", ")
+        );
+    }
     if !c.commands.is_empty() {
         println!("  commands         {}", c.commands.join(", "));
     }
@@ -384,9 +395,20 @@ impl Owned {
 
     fn report(&self, spec: &Spec) -> anyhow::Result<InfoReport> {
         let r = self.backed.backing().registers().context("no register access")?;
+        let c = self.backed.caps();
+        let mut capabilities = caps_report(c, self.backed.part().to_string());
+        if matches!(spec, Spec::Emu { .. }) {
+            capabilities.not_executed = Some(
+                c.opcap
+                    .opcodes()
+                    .filter(|&op| !idxd_emu::ops::executes(c.kind, op))
+                    .map(|op| opcode_name(c.kind, op))
+                    .collect(),
+            );
+        }
         Ok(InfoReport {
             device: spec.to_string(),
-            capabilities: caps_report(self.backed.caps(), self.backed.part().to_string()),
+            capabilities,
             configuration: config_report(r, self.backed.caps()),
         })
     }

@@ -109,3 +109,41 @@ fn unbind_gives_the_function_back() {
     assert_eq!(m.dir.read("sys/bus/pci/drivers_probe"), "0000:e7:02.0");
     idxd(&["unbind", "0000:17:00.0", "--root", root]).fails(1);
 }
+
+#[test]
+fn bind_of_a_denylisted_part_names_the_module_parameter() {
+    // 0000:e7:02.0 is an 8086:0cfe (Sapphire Rapids IAA), unbound; vfio-pci is loaded with its
+    // denylist on.
+    let m = machine();
+    m.dir
+        .write("sys/module/vfio_pci/parameters/disable_denylist", "N\n");
+    let root = m.root().to_str().unwrap();
+    let l = idxd(&["bind", "0000:e7:02.0", "--root", root])
+        .fails(1)
+        .to_string();
+    assert!(l.contains("vfio-pci's denylist"), "{l}");
+    assert!(l.contains("disable_denylist=1"), "{l}");
+    assert!(l.contains("INTEL-SA-01084"), "{l}");
+    assert!(
+        !l.contains("is the vfio-pci module loaded"),
+        "not the misleading hint: {l}"
+    );
+}
+
+#[test]
+fn info_of_an_emulated_device_lists_what_the_emulator_does_not_execute() {
+    let s = idxd(&["info", "--device", "emu:iaa-spr"]).ok().to_string();
+    let line = s
+        .lines()
+        .find(|l| l.trim_start().starts_with("not emulated"))
+        .unwrap_or_else(|| panic!("{s}"));
+    for op in ["scan", "extract", "select", "expand", "zero-compress 32"] {
+        assert!(line.contains(op), "{line}");
+    }
+    assert!(!line.contains("decompress,") && !line.contains("CRC64"), "{line}");
+    let s = idxd(&["info", "--device", "emu:dsa-spr"]).ok().to_string();
+    assert!(
+        s.contains("not emulated     DIF check, DIF insert, DIF strip, DIF update"),
+        "{s}"
+    );
+}

@@ -160,9 +160,10 @@ pub struct BenchArgs {
     /// Override the compression algorithm (e.g. deflate-iaa-dynamic on an emulated IAA).
     #[arg(long, value_name = "ALG")]
     pub algorithm: Option<Algorithm>,
-    /// Decompress every fresh device output and compare (runtime verify mode).
-    #[arg(long)]
-    pub verify: bool,
+    /// Skip verify-after-compress (on by default for device codecs, as in iaa_crypto: every
+    /// fresh device output is decompressed and its CRC compared).
+    #[arg(long = "no-verify")]
+    pub no_verify: bool,
     /// Run once per value and print a row each: batch=1,8 | threads=1,2 | folio=4k,64k |
     /// device=emu:iaa-spr,sw:zstd.
     #[arg(long, value_name = "KEY=V1,V2")]
@@ -392,7 +393,7 @@ fn configs(a: &BenchArgs) -> Vec<RunCfg> {
         batch: a.batch as usize,
         threads: a.threads as usize,
         asynchronous: a.asynchronous,
-        verify: a.verify,
+        verify: !a.no_verify,
         label: String::new(),
     };
     let with = |f: &dyn Fn(&mut RunCfg), label: String| {
