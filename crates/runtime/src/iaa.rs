@@ -519,7 +519,8 @@ impl Codec for IaaCodec {
                 j.result = Some(match r {
                     Ok((rec, s)) => {
                         let out = if rec.status().code == IaaStatus::Success.code() {
-                            self.copy_out(&s, &rec, j.dst).and_then(|n| self.check_output_crc(&rec, &j.dst[..n]))
+                            self.copy_out(&s, &rec, j.dst)
+                                .and_then(|n| self.check_output_crc(&rec, &j.dst[..n]))
                         } else {
                             Err(self.classify(&rec, false))
                         };
