@@ -375,6 +375,8 @@ pub struct RunResult {
     pub frontend: serde_json::Value,
     /// The runtime's counters per codec.
     pub runtime: Vec<report::CodecJson>,
+    /// Each device's health (halts, recoveries, requests given up on and how they came back).
+    pub device_health: Vec<String>,
 }
 
 impl RunResult {

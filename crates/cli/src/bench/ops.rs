@@ -139,6 +139,7 @@ fn codec(cfg: &RunCfg, corpus: &Corpus, label: &str) -> anyhow::Result<RunResult
     r.fallbacks = fallbacks;
     r.errors = errors;
     r.runtime = runtime;
+    r.device_health = super::report::health_lines(&rt);
     Ok(r)
 }
 

@@ -27,6 +27,30 @@ pub struct CodecJson {
     pub latency_ns_log2: Vec<u64>,
 }
 
+/// One line per device of what it has been through (`Runtime::health`): never a silent
+/// degradation to software.
+pub fn health_lines(rt: &idxd_runtime::Runtime) -> Vec<String> {
+    rt.health()
+        .into_iter()
+        .map(|h| {
+            format!(
+                "{}: {} submitted, {} halts ({} recovered), {} software errors, {} abandoned, {} orphaned ({} reaped late, {} released by {} drains), {} in flight",
+                h.name,
+                h.submitted,
+                h.halts,
+                h.recoveries,
+                h.software_errors,
+                h.abandoned,
+                h.orphaned,
+                h.orphans_reaped,
+                h.orphans_released,
+                h.drains,
+                h.in_flight
+            )
+        })
+        .collect()
+}
+
 /// The runtime's counters as JSON, plus totals of fallbacks and errors.
 pub fn runtime_json(s: &StatsSnapshot) -> (Vec<CodecJson>, u64, std::collections::BTreeMap<String, u64>) {
     let mut errors = std::collections::BTreeMap::new();
@@ -173,6 +197,9 @@ pub fn print(a: &BenchArgs, corpus: &Corpus, results: &[RunResult]) {
         }
         if !notes.is_empty() {
             println!("  {}: {}", r.label, notes.join("; "));
+        }
+        for h in &r.device_health {
+            println!("  {}: device {h}", r.label);
         }
     }
     if cfg!(debug_assertions) {

@@ -76,5 +76,6 @@ pub fn run(cfg: &RunCfg, corpus: &Corpus, label: &str) -> anyhow::Result<RunResu
         errors,
         frontend,
         runtime,
+        device_health: super::report::health_lines(&rt),
     })
 }

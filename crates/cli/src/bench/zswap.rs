@@ -97,6 +97,7 @@ pub fn run(cfg: &RunCfg, corpus: &Corpus, label: &str) -> anyhow::Result<RunResu
         errors,
         frontend: frontend.into(),
         runtime,
+        device_health: super::report::health_lines(&rt),
     })
 }
 
