@@ -630,10 +630,21 @@ impl IaaCodec {
                 Ok((rec, s)) => {
                     self.give_back(Side::Compress, lane, s);
                     if rec.status().code != IaaStatus::Success.code() {
-                        Some(
-                            self.classify(&rec, false)
-                                .with_detail("verify-after-compress failed"),
-                        )
+                        // The device's own output does not decompress: it is corrupt (and the
+                        // request worth redoing in software), whatever analytics error says
+                        // so; failures of the device itself keep their kind.
+                        let mut e = self.classify(&rec, false);
+                        if !matches!(
+                            e.kind,
+                            ErrorKind::Timeout
+                                | ErrorKind::PageFault { .. }
+                                | ErrorKind::DeviceError
+                                | ErrorKind::DeviceHalted
+                                | ErrorKind::QueueFull
+                        ) {
+                            e.kind = ErrorKind::Corrupt;
+                        }
+                        Some(e.with_detail("verify-after-compress failed"))
                     } else if rec.crc != crc {
                         Some(
                             self.err(ErrorKind::Corrupt, Some(&rec))

@@ -264,6 +264,24 @@ fn verify_catches_output_the_device_got_wrong() {
     let e = r[0].as_ref().unwrap_err();
     assert_eq!(e.kind, ErrorKind::Corrupt, "{e}");
     assert!(rt.devices()[0].emulated().unwrap().counters().corrupted >= 1);
+    // Whatever the wrong byte does to the stream (a CRC mismatch, or an analytics error such as
+    // a distance too far), the request is Corrupt, so a fallback redoes it.
+    let mut ctx = rt.context();
+    let mut kinds = std::collections::BTreeSet::new();
+    for seed in 0..64u32 {
+        let mut p = text(4096);
+        for (k, b) in noise(512, seed + 1).into_iter().enumerate() {
+            p[k * 8] = b;
+        }
+        let r = ctx.compress(&[&p], &mut [&mut out]);
+        let e = r[0].as_ref().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Corrupt, "page {seed}: {e}");
+        kinds.insert((e.status, e.error_code));
+    }
+    assert!(
+        kinds.len() > 1,
+        "the corruptions took more than one form: {kinds:?}"
+    );
 
     let rt = iaa(inject, true);
     let mut ctx = rt.context();
