@@ -13,9 +13,16 @@ use idxd_hw::{IaaOp, Submit};
 
 const SLOW: Duration = Duration::from_millis(300);
 
-fn slow_first(profile: &str) -> (Device, Arc<EmuBacking>) {
+/// An emulated device whose descriptors meet `schedule` (by sequence number), brought up with
+/// `wqs` dedicated WQs.
+fn scheduled(
+    profile: &str,
+    schedule: Vec<(u64, Fault)>,
+    wqs: u16,
+    opts: BringUpOptions,
+) -> (Device, Arc<EmuBacking>) {
     let inject = InjectConfig {
-        schedule: vec![(0, Fault::Slow(SLOW))],
+        schedule,
         ..Default::default()
     };
     let b = Arc::new(
@@ -29,13 +36,17 @@ fn slow_first(profile: &str) -> (Device, Arc<EmuBacking>) {
         .unwrap(),
     );
     let caps = b.device().profile().caps;
-    let dev = Device::bring_up(
-        b.clone(),
-        &DeviceConfig::dedicated(&caps, 1),
+    let dev = Device::bring_up(b.clone(), &DeviceConfig::dedicated(&caps, wqs), opts).unwrap();
+    (dev, b)
+}
+
+fn slow_first(profile: &str) -> (Device, Arc<EmuBacking>) {
+    scheduled(
+        profile,
+        vec![(0, Fault::Slow(SLOW))],
+        1,
         BringUpOptions::default(),
     )
-    .unwrap();
-    (dev, b)
 }
 
 fn overlaps(a: (u64, usize), b: (u64, usize)) -> bool {
@@ -95,27 +106,12 @@ fn a_timed_out_request_keeps_its_buffers_until_its_record_arrives() {
 
 #[test]
 fn a_drain_releases_orphans_whose_records_were_lost() {
-    let inject = InjectConfig {
-        schedule: vec![(0, Fault::NoCompletion)],
-        ..Default::default()
-    };
-    let b = Arc::new(
-        EmuBacking::from_profile(
-            "dsa-spr",
-            EmuConfig {
-                inject,
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-    );
-    let caps = b.device().profile().caps;
-    let dev = Device::bring_up(
-        b.clone(),
-        &DeviceConfig::dedicated(&caps, 1),
+    let (dev, _b) = scheduled(
+        "dsa-spr",
+        vec![(0, Fault::NoCompletion)],
+        1,
         BringUpOptions::default(),
-    )
-    .unwrap();
+    );
     let wq = dev.wq(0).unwrap();
     let pool = DmaPool::new(wq.backing().clone(), 8192, false).unwrap();
     let total = pool.free_bytes();
@@ -156,29 +152,10 @@ fn a_refused_submission_gives_its_buffers_back() {
 }
 
 fn halting_device(auto_recover: bool) -> (Device, Arc<DmaPool>) {
-    let inject = InjectConfig {
-        schedule: vec![(0, Fault::Slow(Duration::from_millis(100))), (1, Fault::Halt)],
-        ..Default::default()
-    };
-    let b = Arc::new(
-        EmuBacking::from_profile(
-            "dsa-spr",
-            EmuConfig {
-                inject,
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-    );
-    let caps = b.device().profile().caps;
     // Two WQs in one group, so the slow descriptor and the halting one run on different
     // engines: the slow one is still running when the device halts.
-    let dev = Device::bring_up(
-        b,
-        &DeviceConfig::dedicated(&caps, 2),
-        BringUpOptions { auto_recover },
-    )
-    .unwrap();
+    let schedule = vec![(0, Fault::Slow(Duration::from_millis(100))), (1, Fault::Halt)];
+    let (dev, _b) = scheduled("dsa-spr", schedule, 2, BringUpOptions { auto_recover });
     let pool = DmaPool::new(dev.wq(0).unwrap().backing().clone(), 16384, false).unwrap();
     (dev, pool)
 }
