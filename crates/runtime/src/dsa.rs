@@ -285,15 +285,20 @@ impl DsaContext {
             1 => Some(wq.submit_dsa(&ops[0].0, &ops[0].1, bufs)),
             _ => Some(wq.submit_batch(&ops, bufs)),
         };
-        let members: Vec<Result<DsaCompletion, OffloadError>> = match submitted {
-            None => Vec::new(),
+        // Each device request's outcome, and the stages that came back with the completion (in
+        // submission order; none when the request was orphaned).
+        let (members, stages): (Vec<Result<DsaCompletion, OffloadError>>, Vec<Stage>) = match submitted {
+            None => (Vec::new(), Vec::new()),
             Some(Err(rej)) => {
-                self.recycle(rej.buffers);
-                ops.iter().map(|_| Err(map_driver(&rej.error))).collect()
+                self.spare.extend(stages_of(rej.buffers));
+                (
+                    ops.iter().map(|_| Err(map_driver(&rej.error))).collect(),
+                    Vec::new(),
+                )
             }
             // On a wait error the request is orphaned: its staging stays with the WQ.
             Some(Ok(t)) => match wq.wait(t, self.timeout) {
-                Err(e) => ops.iter().map(|_| Err(map_driver(&e))).collect(),
+                Err(e) => (ops.iter().map(|_| Err(map_driver(&e))).collect(), Vec::new()),
                 Ok(c) => {
                     let recs: Vec<_> = match (&c.result, ops.len()) {
                         (Ok(Record::Dsa(r)), 1) => vec![Ok(*r)],
@@ -302,18 +307,13 @@ impl DsaContext {
                         }
                         _ => ops.iter().map(|_| Err(abandoned())).collect(),
                     };
-                    self.recycle(c.buffers);
-                    recs
+                    (recs, stages_of(c.buffers))
                 }
             },
         };
-        // The stages of this chunk's device requests are the last ones recycled, in order.
-        let n = self.spare.len();
-        let first = n.saturating_sub(idx.len());
         for (k, m) in members.into_iter().enumerate() {
             let i = idx[k];
-            let stage = self.spare.get(first + k);
-            results[i] = Some(m.and_then(|rec| match stage {
+            results[i] = Some(m.and_then(|rec| match stages.get(k) {
                 Some(st) => Self::finish(st, &mut reqs[i], &rec),
                 None => Err(Self::dev_err(
                     ErrorKind::DeviceError,
@@ -322,18 +322,11 @@ impl DsaContext {
                 )),
             }));
         }
+        self.spare.extend(stages);
         results
             .into_iter()
             .map(|r| r.expect("every request resolved"))
             .collect()
-    }
-
-    /// Puts buffers that came back (a, b, a, b, ...) on the spare list.
-    fn recycle(&mut self, bufs: Vec<DmaBuf>) {
-        let mut it = bufs.into_iter();
-        while let (Some(a), Some(b)) = (it.next(), it.next()) {
-            self.spare.push(Stage { a, b });
-        }
     }
 
     fn finish(stage: &Stage, r: &mut DsaRequest<'_>, rec: &DsaCompletion) -> Result<DsaOutput, OffloadError> {
@@ -367,6 +360,16 @@ impl DsaContext {
             }
         }
     }
+}
+
+/// Stages from buffers that came back (a, b, a, b, ...), in order.
+fn stages_of(bufs: Vec<DmaBuf>) -> Vec<Stage> {
+    let mut it = bufs.into_iter();
+    let mut out = Vec::new();
+    while let (Some(a), Some(b)) = (it.next(), it.next()) {
+        out.push(Stage { a, b });
+    }
+    out
 }
 
 fn map_driver(e: &DriverError) -> OffloadError {

@@ -279,11 +279,11 @@ impl IaaCodec {
     }
 
     /// Submits every item (grouped by WQ, one lock each), then waits for them (one polling
-    /// loop per WQ). One result per item, in order.
+    /// loop per WQ). One result per item, grouped by WQ (each names its job).
     fn run_pass(&mut self, side: Side, items: Vec<Item>) -> Vec<Done> {
         let nlanes = self.lanes(side).len();
+        let n = items.len();
         let mut by_lane: Vec<Vec<Item>> = (0..nlanes).map(|_| Vec::new()).collect();
-        let order: Vec<(usize, usize)> = items.iter().map(|it| (it.job, it.lane)).collect();
         for it in items {
             let l = it.lane;
             by_lane[l].push(it);
@@ -309,7 +309,7 @@ impl IaaCodec {
             };
             submitted.push(jobs.into_iter().zip(res).collect());
         }
-        let mut done: Vec<Done> = Vec::with_capacity(order.len());
+        let mut done: Vec<Done> = Vec::with_capacity(n);
         for (l, subs) in submitted.into_iter().enumerate() {
             let mut tickets = Vec::new();
             let mut waiting = Vec::new();
@@ -340,16 +340,7 @@ impl IaaCodec {
                 done.push((job, l, r));
             }
         }
-        // Back in submission order.
-        let mut out = Vec::with_capacity(done.len());
-        for (job, lane) in order {
-            let k = done
-                .iter()
-                .position(|(j, l, _)| *j == job && *l == lane)
-                .expect("every item has a result");
-            out.push(done.swap_remove(k));
-        }
-        out
+        done
     }
 
     /// Copies a successful job's output out of its staging.
@@ -605,11 +596,12 @@ impl IaaCodec {
     /// Verify-after-compress: decompress each fresh output with output suppressed and compare
     /// the CRC of what it would produce with the CRC the compress job reported.
     fn verify(&mut self, chunk: &mut [Job<'_>], written: Vec<(usize, usize, usize, u32, Staging)>) {
-        let mut crcs = Vec::with_capacity(written.len());
+        // The CRC each compress job reported, by job.
+        let mut crcs = vec![0u32; chunk.len()];
         let items = written
             .into_iter()
             .map(|(job, lane, n, crc, s)| {
-                crcs.push((job, crc));
+                crcs[job] = crc;
                 Item {
                     job,
                     lane,
@@ -625,7 +617,8 @@ impl IaaCodec {
                 }
             })
             .collect();
-        for ((job, lane, r), (_, crc)) in self.run_pass(Side::Compress, items).into_iter().zip(crcs) {
+        for (job, lane, r) in self.run_pass(Side::Compress, items) {
+            let crc = crcs[job];
             let bad = match r {
                 Ok((rec, s)) => {
                     self.give_back(Side::Compress, lane, s);
