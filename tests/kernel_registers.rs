@@ -6,57 +6,22 @@
 //! must produce those dwords from the same values and `WqCfg::decode` must read them back.
 //! Skipped loudly without a C compiler, except in CI (`CI` set, not `false`/`0`): a failure.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use idxd::hw::tables::{WqCfg, WqMode, WqState};
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
 
 /// The program's output: values per case and field, dwords per case.
 type Golden = (BTreeMap<String, u64>, BTreeMap<String, Vec<u32>>);
 
 fn run_c() -> Option<Golden> {
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
-    if Command::new(&cc)
-        .arg("--version")
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-    {
-        let what = format!("no C compiler `{cc}` (install gcc)");
-        if in_ci() {
-            panic!("{what}: CI must run this check (CI is set), so this is a failure");
-        }
-        eprintln!("SKIPPED (not in CI): {what}\n*** WQCFG vs the kernel's union wqcfg NOT checked ***");
-        return None;
-    }
-    let dir = std::env::temp_dir().join(format!("idxd-wqcfg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join("wqcfg");
+    let cc = support::compiler("WQCFG vs the kernel's union wqcfg")?;
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kernel_wqcfg.c");
-    let out = Command::new(&cc)
-        .args(["-std=gnu11", "-O0", "-Wall", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "C compile failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = Command::new(&exe).output().unwrap();
-    assert!(
-        run.status.success(),
-        "the C program refused (sizeof union wqcfg != 64?)"
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    let printed = support::compile_and_run(&cc, &src, &["-Wall", "-Werror"]);
     let (mut vals, mut dwords) = (BTreeMap::new(), BTreeMap::new());
-    for line in String::from_utf8(run.stdout).unwrap().lines() {
+    for line in printed.lines() {
         let mut w = line.split(' ');
         match w.next().unwrap() {
             "val" => {

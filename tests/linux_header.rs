@@ -14,9 +14,10 @@
 //! Where the header or a C compiler is missing the tests skip loudly, except in CI (`CI` set to
 //! anything but `false`/`0`), where that is a failure.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use idxd::hw::completion::{
     dsa_rec_off as r, dsa_rec_off as rec, DSA_COMPLETION_SIZE, IAA_COMPLETION_SIZE, IAA_CRC64_RESULT_OFFSET,
@@ -574,36 +575,15 @@ fn c_program(text: &str) -> String {
     c
 }
 
-/// Whether this run is CI's, where a skipped check is a failure.
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
 /// The header's text and a working C compiler; `None` (after a loud message) where either is
 /// missing outside CI. In CI a missing one fails the test.
 fn header_and_compiler() -> Option<(String, String)> {
-    let missing = |what: String| {
-        if in_ci() {
-            panic!("{what}: CI must run this check (CI is set), so this is a failure");
-        }
-        eprintln!("SKIPPED (not in CI): {what}");
-        eprintln!("*** linux/idxd.h conformance NOT checked ***");
-    };
+    const UNCHECKED: &str = "linux/idxd.h conformance";
     let Ok(text) = std::fs::read_to_string(HEADER) else {
-        missing(format!("{HEADER} not found (install linux-libc-dev)"));
+        support::cannot_run(&format!("{HEADER} not found (install linux-libc-dev)"), UNCHECKED);
         return None;
     };
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
-    if Command::new(&cc)
-        .arg("--version")
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-    {
-        missing(format!("no C compiler `{cc}` (install gcc)"));
-        return None;
-    }
-    Some((text, cc))
+    Some((text, support::compiler(UNCHECKED)?))
 }
 
 #[test]
@@ -611,26 +591,12 @@ fn layouts_opcodes_statuses_and_flags_match_linux_idxd_h() {
     let Some((text, cc)) = header_and_compiler() else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("idxd-layout-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("idxd-layout-src-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join("layout.c");
-    let exe = dir.join("layout");
     std::fs::write(&src, c_program(&text)).unwrap();
-    let out = Command::new(&cc)
-        .args(["-std=gnu11", "-O0", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "C compile failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = Command::new(&exe).output().unwrap();
-    assert!(run.status.success());
-    let printed = String::from_utf8(run.stdout).unwrap();
-    let _ = std::fs::remove_dir_all(Path::new(&dir));
+    let printed = support::compile_and_run(&cc, &src, &[]);
+    let _ = std::fs::remove_dir_all(&dir);
 
     let mut expected = rust_facts(
         struct_fields(&text, "dsa_completion_record")
@@ -722,31 +688,14 @@ fn golden() -> Option<&'static Golden> {
 
 fn run_values_program() -> Option<Golden> {
     let (_, cc) = header_and_compiler()?;
-    let dir = std::env::temp_dir().join(format!("idxd-golden-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join("values");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/linux_header_values.c");
-    let out = Command::new(&cc)
-        .args(["-std=gnu11", "-O0", "-Wall", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "C compile of {} failed:\n{}",
-        src.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = Command::new(&exe).output().unwrap();
-    assert!(run.status.success());
-    let _ = std::fs::remove_dir_all(&dir);
+    let printed = support::compile_and_run(&cc, &src, &["-Wall", "-Werror"]);
     let mut g = Golden {
         vals: BTreeMap::new(),
         bytes: BTreeMap::new(),
         sizes: BTreeMap::new(),
     };
-    for line in String::from_utf8(run.stdout).unwrap().lines() {
+    for line in printed.lines() {
         let mut w = line.split(' ');
         let (kind, key, value) = (w.next().unwrap(), w.next().unwrap(), w.next().unwrap());
         match kind {
