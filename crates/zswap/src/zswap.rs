@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -60,6 +61,10 @@ struct Inner {
     /// store lands (entries inserted, pages taken out) under it, so a load sees a page either
     /// here or in the cache.
     queued: Mutex<HashMap<u64, Arc<Queued>>>,
+    /// Whether `queued` may hold anything: set under its lock whenever it changes, so that
+    /// loads, stores and invalidates without an asynchronous store in flight never take that
+    /// lock (it is one lock for the whole cache).
+    any_queued: AtomicBool,
 }
 
 /// A zswap-style compressed cache in front of an (optional) swap file.
@@ -91,6 +96,7 @@ impl Zswap {
             cache,
             writeback,
             queued: Mutex::new(HashMap::new()),
+            any_queued: AtomicBool::new(false),
         });
         let worker = if inner.writeback.has_shrinker() {
             let w = Arc::clone(&inner);
@@ -151,7 +157,8 @@ impl Zswap {
     /// Whether an entry (or the page of a queued store) exists at `offset`.
     pub fn contains(&self, offset: u64) -> bool {
         offset < self.inner.cfg.swap_slots
-            && (lock(&self.inner.queued).contains_key(&offset) || self.inner.cache.contains(offset))
+            && ((self.maybe_queued() && lock(&self.inner.queued).contains_key(&offset))
+                || self.inner.cache.contains(offset))
     }
 
     /// Stored length of the entry at `offset` (page size for a raw entry).
@@ -314,30 +321,46 @@ impl Zswap {
         for o in offset..offset + pages {
             m.insert(o, Arc::clone(&q));
         }
+        self.settle(&m);
         q
+    }
+
+    /// Whether a queued store may exist (false: none does, without taking the lock).
+    fn maybe_queued(&self) -> bool {
+        self.inner.any_queued.load(Ordering::Acquire)
+    }
+
+    /// Records, under the queued map's lock, whether it holds anything.
+    fn settle(&self, m: &HashMap<u64, Arc<Queued>>) {
+        self.inner.any_queued.store(!m.is_empty(), Ordering::Release);
     }
 
     /// Takes the pages at `offset..offset + pages` out of queued stores; returns whether there
     /// were any.
     pub(crate) fn cancel_queued(&self, offset: u64, pages: u64) -> bool {
-        let mut m = lock(&self.inner.queued);
-        if m.is_empty() {
+        if !self.maybe_queued() {
             return false;
         }
+        let mut m = lock(&self.inner.queued);
         let mut any = false;
         for o in offset..offset.saturating_add(pages) {
             any |= m.remove(&o).is_some();
         }
+        self.settle(&m);
         any
     }
 
     /// An exclusive load from a queued store: the page is copied out and taken from the queued
     /// folio (an older entry at the offset is stale: dropped too).
     fn load_queued(&self, offset: u64, page: &mut [u8]) -> bool {
+        if !self.maybe_queued() {
+            return false;
+        }
         let mut m = lock(&self.inner.queued);
         let Some(q) = m.remove(&offset) else {
             return false;
         };
+        self.settle(&m);
         let at = (offset - q.offset) as usize * PAGE_SIZE;
         page.copy_from_slice(&q.folio[at..at + PAGE_SIZE]);
         self.inner.cache.invalidate(offset);
@@ -377,6 +400,7 @@ impl Zswap {
                 Ok(objs) => {
                     let mut m = lock(&self.inner.queued);
                     cache.commit(q.offset, objs, |o| owns(&m, o) && m.remove(&o).is_some());
+                    self.settle(&m);
                     StoreOutcome::Stored
                 }
                 Err(reason) => self.reject_queued(&q, reason),
@@ -412,6 +436,7 @@ impl Zswap {
             m.remove(&o);
             self.inner.cache.invalidate(o);
         }
+        self.settle(&m);
         outcome
     }
 
