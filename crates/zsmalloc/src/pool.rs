@@ -374,9 +374,10 @@ impl ZsPool {
             if src_key.1 == dst_key.1 {
                 break;
             }
-            let used: u64 = st.partial.iter().map(|k| u64::from(k.0)).sum();
-            let cap = st.partial.len() as u64 * u64::from(capacity);
-            if cap - used < u64::from(capacity) {
+            // Free object slots exist only in partial zspages (full ones have none, empty ones
+            // are released at once): the class's free slots are its capacity less its objects.
+            let free = st.live * u64::from(capacity) - st.objs;
+            if free < u64::from(capacity) {
                 break;
             }
             let (src_id, dst_id) = (src_key.1, dst_key.1);

@@ -221,6 +221,7 @@ fn decompress_corrupt_output_is_caught() {
         let mut page = vec![0u8; PAGE];
         let r = z.load(3, &mut page);
         assert_eq!(fault_evidence(z.runtime(), f), 1);
+        assert_eq!(r.is_err(), !fallback, "fallback {fallback}: {r:?}");
         match r {
             Ok(()) => assert!(page == text(), "fallback {fallback}: wrong data returned as good"),
             Err(e) => {
