@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use idxd_hw::desc::{DsaDesc, IaaDesc};
 use idxd_hw::pci::DeviceKind;
-use idxd_hw::portal::WQ_PORTAL_STRIDE;
+use idxd_hw::portal::{is_limited_portal, wq_of_portal_offset, DESC_SLOT};
 use idxd_hw::regs::{DeviceState, GenCtrl, GenSts, IntCause, ResetType, SwErr};
 use idxd_hw::tables::{WqCfg, WqMode};
 use idxd_hw::DescFlags;
@@ -60,14 +60,14 @@ impl EmuDevice {
         kind: SubmitKind,
     ) -> Result<PortalResult, EmuError> {
         let sh = &self.sh;
-        if bar2_off % 64 != 0 || bar2_off >= sh.profile.bar2_size {
+        if bar2_off % DESC_SLOT != 0 || bar2_off >= sh.profile.bar2_size {
             return Err(EmuError::BadPortal { offset: bar2_off });
         }
-        let wq = (bar2_off / WQ_PORTAL_STRIDE) as usize;
+        let wq = wq_of_portal_offset(bar2_off) as usize;
         if wq >= sh.caps.num_wqs() as usize {
             return Err(EmuError::BadPortal { offset: bar2_off });
         }
-        let limited = (bar2_off % WQ_PORTAL_STRIDE) / 0x1000 % 2 == 1;
+        let limited = is_limited_portal(bar2_off);
         let mut st = sh.lock();
         let enabled = st.gensts.state == DeviceState::Enabled && st.wqs[wq].enabled;
         let swerr = |code: u8| SwErr {
@@ -266,9 +266,27 @@ fn execute(sh: &Shared, cfg: &WqCfg, q: &Queued, wq_idx: usize, gen: u64) -> Out
             (ops::run_iaa(&ctx, &d), d.dst_addr)
         }
     };
-    if fault == Some(Fault::CorruptOutput) && done.status == 1 && done.bytes_written > 0 {
-        // One wrong byte in the middle of what the operation wrote; the record says success.
-        let at = dst + done.bytes_written / 2;
+    // The bytes of output the operation wrote at its destination (0: an operation whose output
+    // this fault does not model, e.g. dualcast, delta records, batches, CRC-only operations).
+    let output_len = match sh.profile.kind {
+        DeviceKind::Dsa => match idxd_hw::DsaOpcode::from_code(done.opcode) {
+            Some(idxd_hw::DsaOpcode::Memmove | idxd_hw::DsaOpcode::Fill | idxd_hw::DsaOpcode::CopyCrc) => {
+                done.bytes_written
+            }
+            _ => 0,
+        },
+        DeviceKind::Iaa => match idxd_hw::IaaOpcode::from_code(done.opcode) {
+            // Compress may also write the AECS back: only the stream counts.
+            Some(idxd_hw::IaaOpcode::Compress | idxd_hw::IaaOpcode::Decompress) => {
+                u64::from(idxd_hw::IaaCompletion::from_bytes(&done.record).output_size)
+            }
+            Some(idxd_hw::IaaOpcode::Memmove) => done.bytes_written,
+            _ => 0,
+        },
+    };
+    if fault == Some(Fault::CorruptOutput) && done.status == 1 && output_len > 0 {
+        // One wrong byte in the middle of the operation's output; the record says success.
+        let at = dst + output_len / 2;
         let mut b = [0u8; 1];
         if sh.iommu.read(at, &mut b).is_ok() {
             let _ = sh.iommu.write(at, &[b[0] ^ 0x5a]);
