@@ -286,8 +286,13 @@ fn dsa_specific(ctx: &ExecCtx, d: &DsaDesc, op: DsaOpcode) -> Result<(), Reject>
     }
 }
 
-/// The IAA operations this emulator executes.
-fn iaa_implemented(op: Option<IaaOpcode>) -> bool {
+/// Whether the emulator executes DSA operation `op` (the others complete with 0x10).
+pub(crate) fn dsa_implemented(op: DsaOpcode) -> bool {
+    dsa_spec(op).is_some()
+}
+
+/// Whether the emulator executes IAA operation `op` (the others complete with 0x10).
+pub(crate) fn iaa_implemented(op: Option<IaaOpcode>) -> bool {
     use IaaOpcode as O;
     matches!(
         op,
