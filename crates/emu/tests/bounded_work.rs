@@ -58,14 +58,17 @@ fn declared_sizes_beyond_the_mapping_fault_without_allocating_them() {
         "peak RSS grew by {grew} kB for a 2 GiB declared source"
     );
 
-    // A fixed-Huffman stream of zeros that expands to 64 KiB, into a destination declared as
-    // 2 GiB but mapped for 4 KiB: a write fault at the end of the mapping.
+    // A stream of zeros that expands to 64 KiB at the start of a 1 MiB mapped source (the rest
+    // follows its final block), into a destination declared as 2 GiB but mapped for 4 KiB: a
+    // write fault at the end of the mapping. Sized by the source alone, the output room would be
+    // about 1 GiB.
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(9));
     std::io::Write::write_all(&mut enc, &vec![0u8; 65536]).unwrap();
     let stream = enc.finish().unwrap();
+    d.map(SRC + 4096, (1 << 20) - 4096, false);
     d.write_mem(SRC, &stream);
     let before = peak_rss_kb();
-    let (status, fault) = decompress(&d, stream.len() as u32, HUGE);
+    let (status, fault) = decompress(&d, 1 << 20, HUGE);
     let grew = peak_rss_kb().saturating_sub(before);
     assert_eq!(status, IaaStatus::PageFault.code() | 0x80, "a write fault");
     assert_eq!(fault, DST + 4096, "at the first unmapped destination byte");
