@@ -3,17 +3,14 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use idxd_zsmalloc::PAGE_SIZE;
 
+use crate::device::lock;
 use crate::error::{BackingOp, ZramError};
 use crate::slot::Slot;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The backing file: block `b` at byte `b * 4096`, blocks handed out and taken back.
 #[derive(Debug)]
