@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use idxd_emu::device::EmuConfig;
 use idxd_hw::profile::Profile;
-use idxd_runtime::{Algorithm, DeviceSpec};
+use idxd_runtime::{Algorithm, DeviceSpec, IaaMode, RuntimeBuilder};
 
 /// The default device of every subcommand.
 pub const DEFAULT: &str = "emu:iaa-spr";
@@ -87,6 +87,44 @@ impl fmt::Display for Spec {
 }
 
 impl Spec {
+    /// A runtime builder that compresses on this spec: a software codec (`algorithm` may
+    /// override its level or codec), or the device's deflate (an emulated device with `emu`).
+    /// DSA devices and mismatched algorithms are refused.
+    pub fn compression_builder(
+        &self,
+        algorithm: Option<Algorithm>,
+        emu: EmuConfig,
+    ) -> anyhow::Result<RuntimeBuilder> {
+        let b = RuntimeBuilder::new();
+        Ok(match self {
+            Spec::Sw { alg } => match algorithm {
+                Some(Algorithm::Iaa(_)) => {
+                    anyhow::bail!("{self}: a software spec cannot run an IAA algorithm")
+                }
+                Some(a) => b.algorithm(a),
+                None => b.algorithm(*alg),
+            },
+            spec => {
+                if spec.profile().is_some_and(|p| p.kind == idxd_hw::DeviceKind::Dsa) {
+                    anyhow::bail!(
+                        "{spec} is a DSA, which does not compress: use an IAA (emu:iaa-spr) or a software codec (sw:zstd), or `bench ops` for DSA operations"
+                    );
+                }
+                let alg = match algorithm {
+                    None => Algorithm::Iaa(IaaMode::Fixed),
+                    Some(a @ Algorithm::Iaa(_)) => a,
+                    Some(a) => {
+                        anyhow::bail!("{spec} is a device: --algorithm {a} is a software codec (use sw:{a})")
+                    }
+                };
+                let dev = spec
+                    .runtime_device(emu)
+                    .ok_or_else(|| anyhow::anyhow!("{spec}: no device"))?;
+                b.algorithm(alg).device(dev)
+            }
+        })
+    }
+
     /// The runtime's device spec (`None` for software codecs).
     pub fn runtime_device(&self, config: EmuConfig) -> Option<DeviceSpec> {
         match self {

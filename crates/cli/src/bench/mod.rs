@@ -24,7 +24,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use idxd_emu::device::EmuConfig;
 use idxd_runtime::corpus::{self, PAGE};
-use idxd_runtime::{Algorithm, IaaMode, Runtime, RuntimeBuilder};
+use idxd_runtime::{Algorithm, IaaMode, Runtime};
 use serde::Serialize;
 
 pub use measure::Phase;
@@ -202,33 +202,12 @@ pub struct RunCfg {
 impl RunCfg {
     /// The runtime this run compresses with.
     pub fn runtime(&self) -> anyhow::Result<Runtime> {
-        let b = RuntimeBuilder::new().verify(self.verify).batch_size(self.batch);
-        let b = match &self.spec {
-            Spec::Sw { alg } => match self.algorithm {
-                Some(Algorithm::Iaa(_)) => {
-                    bail!("{}: a software spec cannot run an IAA algorithm", self.spec)
-                }
-                Some(a) => b.algorithm(a),
-                None => b.algorithm(*alg),
-            },
-            spec => {
-                if let Some(p) = spec.profile() {
-                    if p.kind == idxd_hw::DeviceKind::Dsa {
-                        bail!(
-                            "{spec} is a DSA, which does not compress: use an IAA (emu:iaa-spr) or a software codec (sw:zstd), or `bench ops` for DSA operations"
-                        );
-                    }
-                }
-                let alg = match self.algorithm {
-                    None => Algorithm::Iaa(IaaMode::Fixed),
-                    Some(a @ Algorithm::Iaa(_)) => a,
-                    Some(a) => bail!("{spec} is a device: --algorithm {a} is a software codec (use sw:{a})"),
-                };
-                let dev = spec.runtime_device(EmuConfig::default()).context("no device")?;
-                b.algorithm(alg).device(dev)
-            }
-        };
-        b.build().with_context(|| format!("opening {}", self.spec))
+        self.spec
+            .compression_builder(self.algorithm, EmuConfig::default())?
+            .verify(self.verify)
+            .batch_size(self.batch)
+            .build()
+            .with_context(|| format!("opening {}", self.spec))
     }
 
     /// `deflate-iaa`, `zstd-1`, ... (or the DSA operations).

@@ -26,7 +26,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use idxd_emu::device::EmuConfig;
 use idxd_runtime::corpus::PAGE;
-use idxd_runtime::{Algorithm, IaaMode, Runtime, RuntimeBuilder};
+use idxd_runtime::Runtime;
 use idxd_zram::{CodecError, Zram, ZramBuilder, ZramError, SECTOR_SIZE};
 use idxd_zswap::{DecodeError, RejectReason, Zswap, ZswapConfig, ZswapError};
 use serde::Serialize;
@@ -760,26 +760,17 @@ fn runtime(a: &StressArgs, faults: &FaultMix) -> anyhow::Result<Runtime> {
     let timeout = a
         .timeout_ms
         .or(matches!(spec, Spec::Emu { .. }).then_some(EMU_TIMEOUT_MS));
-    let mut b = RuntimeBuilder::new()
+    let emu = EmuConfig {
+        inject: faults.inject(a.seed, a.pages),
+        ..Default::default()
+    };
+    let mut b = spec
+        .compression_builder(None, emu)?
         .verify(!a.no_verify)
         .batch_size(a.batch as usize);
     if let Some(ms) = timeout {
         b = b.timeout(Duration::from_millis(ms));
     }
-    let b = match spec {
-        Spec::Sw { alg } => b.algorithm(*alg),
-        spec => {
-            if spec.profile().is_some_and(|p| p.kind == idxd_hw::DeviceKind::Dsa) {
-                bail!("{spec} is a DSA, which does not compress: use an IAA (emu:iaa-spr) or a software codec (sw:zstd)");
-            }
-            let cfg = EmuConfig {
-                inject: faults.inject(a.seed, a.pages),
-                ..Default::default()
-            };
-            let dev = spec.runtime_device(cfg).context("no device")?;
-            b.algorithm(Algorithm::Iaa(IaaMode::Fixed)).device(dev)
-        }
-    };
     b.build().with_context(|| format!("opening {spec}"))
 }
 
