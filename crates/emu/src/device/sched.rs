@@ -136,8 +136,9 @@ impl EmuDevice {
             ExecMode::Inline => {
                 st.wqs[wq].in_flight += 1;
                 let gen = st.wqs[wq].gen;
+                let bad_handle = handle_refused(sh, &st, &q);
                 drop(st);
-                let out = execute(sh, &cfg, &q, wq, gen);
+                let out = execute(sh, &cfg, &q, wq, gen, bad_handle);
                 let mut st = sh.lock();
                 deliver(sh, &mut st, wq, gen, out);
             }
@@ -157,8 +158,9 @@ pub(super) fn engine_loop(sh: &Shared, e: u8) {
             Some((wq, q)) => {
                 st.wqs[wq].in_flight += 1;
                 let (cfg, gen) = (st.wqs[wq].cfg, st.wqs[wq].gen);
+                let bad_handle = handle_refused(sh, &st, &q);
                 drop(st);
-                let out = execute(sh, &cfg, &q, wq, gen);
+                let out = execute(sh, &cfg, &q, wq, gen, bad_handle);
                 st = sh.lock();
                 deliver(sh, &mut st, wq, gen, out);
             }
@@ -200,25 +202,30 @@ fn current(sh: &Shared, wq: usize, gen: u64) -> bool {
     sh.lock().wqs[wq].gen == gen
 }
 
+/// Whether the descriptor asks for a completion interrupt with a handle this device did not hand
+/// out: on a device that hands out handles (CMDCAP bit 13) it is refused with status 0x19,
+/// nothing run (docs/hardware.md, "Interrupt handles"). Checked under the state lock the
+/// scheduler already holds.
+fn handle_refused(sh: &Shared, st: &State, q: &Queued) -> bool {
+    sh.requires_int_handles()
+        && q.bytes[4] & DescFlags::RCI.bits() as u8 != 0
+        && !sh.handle_valid(st, u16::from_le_bytes([q.bytes[36], q.bytes[37]]))
+}
+
 /// Runs one descriptor (outside the state lock). An injected slow engine waits in slices and
 /// drops the descriptor, untouched, when the WQ is aborted, reset or halted meanwhile; the abort
 /// or reset waits for running descriptors (see `commands.rs`), so once it completes no
 /// descriptor of the old generation writes memory.
-fn execute(sh: &Shared, cfg: &WqCfg, q: &Queued, wq_idx: usize, gen: u64) -> Outcome {
-    // A device that hands out interrupt handles (CMDCAP bit 13) refuses a completion interrupt
-    // whose handle was not requested: status 0x19, nothing run (docs/hardware.md, "Interrupt
-    // handles").
-    if sh.requires_int_handles() && q.bytes[4] & DescFlags::RCI.bits() as u8 != 0 {
-        let handle = u16::from_le_bytes([q.bytes[36], q.bytes[37]]);
-        if !sh.handle_valid(&sh.lock(), handle) {
-            if let Some(done) = ops::refuse_int_handle(sh.profile.kind == DeviceKind::Iaa, &q.bytes) {
-                return Outcome::Done {
-                    done: Box::new(done),
-                    ctx_wq: WqLimits::from_wqcfg(&sh.caps, cfg),
-                    write_record: true,
-                    injection: None,
-                };
-            }
+/// `bad_handle`: refused for its interrupt handle ([`handle_refused`]).
+fn execute(sh: &Shared, cfg: &WqCfg, q: &Queued, wq_idx: usize, gen: u64, bad_handle: bool) -> Outcome {
+    if bad_handle {
+        if let Some(done) = ops::refuse_int_handle(sh.profile.kind == DeviceKind::Iaa, &q.bytes) {
+            return Outcome::Done {
+                done: Box::new(done),
+                ctx_wq: WqLimits::from_wqcfg(&sh.caps, cfg),
+                write_record: true,
+                injection: None,
+            };
         }
     }
     let src_len = u32::from_le_bytes([q.bytes[32], q.bytes[33], q.bytes[34], q.bytes[35]]);
