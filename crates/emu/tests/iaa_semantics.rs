@@ -80,11 +80,17 @@ fn statistics_mode_writes_the_histogram_to_the_destination() {
     e.put(SRC, &all_bytes());
     e.put(DST, &[0xEE; 1400]);
     e.put(AECS, &[0x5A; 2 * 1568]);
-    let o = e.run_iaa(&stats_desc(
+    let mut d = stats_desc(
         256,
         1280,
         CompressFlags::STATS_MODE.with_end_processing(EndProcessing::Eob),
-    ));
+    );
+    // The AECS read and write-back flags set, with no AECS (src2 zero, which statistics mode
+    // requires): the job must neither read nor write one (address 0 is unmapped, so either
+    // would fault). The builder would not produce this descriptor.
+    let f = d.flags() | idxd_hw::DescFlags::RD_SRC2_AECS | idxd_hw::DescFlags::WR_SRC2_AECS_ALWAYS;
+    d.set_opcode_flags(d.opcode_raw(), f.bits());
+    let o = e.run_iaa(&d);
     assert_eq!(o.rec.status, 1);
     let h = e.get(DST, 1280);
     let word = |i: usize| u32::from_le_bytes(h[4 * i..4 * i + 4].try_into().unwrap());
