@@ -295,22 +295,23 @@ impl Zswap {
         }
     }
 
-    /// The synchronous checks (enabled, pool limit); a limit refusal wakes the shrinker.
-    pub(crate) fn admit(&self, offset: u64, pages: u64) -> Result<(), RejectReason> {
-        let r = self.inner.cache.admit(offset, pages);
-        if r == Err(RejectReason::PoolLimit) {
+    /// Wakes the shrinker after a refusal at the pool limit (or any refusal while the pool is
+    /// full), then passes the result on.
+    fn kick_on_refusal<T>(&self, r: Result<T, RejectReason>) -> Result<T, RejectReason> {
+        if matches!(r, Err(RejectReason::PoolLimit)) || (r.is_err() && self.inner.cache.is_full()) {
             self.inner.writeback.kick();
         }
         r
     }
 
-    /// Compresses and stores an admitted folio; a refusal at the limit wakes the shrinker.
+    /// The synchronous checks (enabled, pool limit).
+    pub(crate) fn admit(&self, offset: u64, pages: u64) -> Result<(), RejectReason> {
+        self.kick_on_refusal(self.inner.cache.admit(offset, pages))
+    }
+
+    /// Compresses and stores an admitted folio.
     fn store_pages(&self, offset: u64, folio: &[u8]) -> Result<(), RejectReason> {
-        let r = self.inner.cache.store_pages(offset, folio);
-        if r.is_err() && self.inner.cache.is_full() {
-            self.inner.writeback.kick();
-        }
-        r
+        self.kick_on_refusal(self.inner.cache.store_pages(offset, folio))
     }
 
     /// Puts an admitted folio's pages in the queued map (replacing older queued pages there).
@@ -381,21 +382,9 @@ impl Zswap {
             StoreOutcome::Superseded
         } else {
             let cache = &self.inner.cache;
-            let res = match cache.check_admission() {
-                Err(reason) => {
-                    if reason == RejectReason::PoolLimit {
-                        self.inner.writeback.kick();
-                    }
-                    Err(reason)
-                }
-                Ok(()) => {
-                    let r = cache.compress_folio(&q.folio);
-                    if r.is_err() && cache.is_full() {
-                        self.inner.writeback.kick();
-                    }
-                    r
-                }
-            };
+            let res = self
+                .kick_on_refusal(cache.check_admission())
+                .and_then(|()| self.kick_on_refusal(cache.compress_folio(&q.folio)));
             match res {
                 Ok(objs) => {
                     let mut m = lock(&self.inner.queued);
@@ -425,11 +414,7 @@ impl Zswap {
             }
             // The page goes to the swap file before it leaves the map: a load finds it in one.
             if let Some(swap) = swap {
-                if let Err(e) = swap.write_pages(o, page) {
-                    let kind = match e {
-                        ZswapError::SwapFile { source, .. } => source.kind(),
-                        _ => std::io::ErrorKind::Other,
-                    };
+                if let Err(kind) = write_swap(swap, o, page) {
                     outcome = StoreOutcome::SwapFailed(reason, kind);
                 }
             }
@@ -444,13 +429,20 @@ impl Zswap {
     pub(crate) fn swap_out_rejected(&self, offset: u64, folio: &[u8], reason: RejectReason) -> StoreOutcome {
         match self.inner.writeback.swap() {
             None => StoreOutcome::Rejected(reason),
-            Some(swap) => match swap.write_pages(offset, folio) {
+            Some(swap) => match write_swap(swap, offset, folio) {
                 Ok(()) => StoreOutcome::SwappedOut(reason),
-                Err(ZswapError::SwapFile { source, .. }) => StoreOutcome::SwapFailed(reason, source.kind()),
-                Err(_) => StoreOutcome::SwapFailed(reason, std::io::ErrorKind::Other),
+                Err(kind) => StoreOutcome::SwapFailed(reason, kind),
             },
         }
     }
+}
+
+/// Writes pages to the swap file; a failure as the I/O error kind a `StoreOutcome` carries.
+fn write_swap(swap: &crate::writeback::SwapFile, offset: u64, data: &[u8]) -> Result<(), std::io::ErrorKind> {
+    swap.write_pages(offset, data).map_err(|e| match e {
+        ZswapError::SwapFile { source, .. } => source.kind(),
+        _ => std::io::ErrorKind::Other,
+    })
 }
 
 impl Drop for Zswap {
