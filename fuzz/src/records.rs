@@ -6,23 +6,18 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use idxd_driver::backing::emu::EmuBacking;
-use idxd_driver::{
-    Backed, BringUpOptions, DescBytes, DeviceBacking, DriverError, Enqueued, PortalKind, RegisterAccess,
-};
+use idxd_driver::backing::emu::{EmuBacking, Hooked};
+use idxd_driver::{Backed, BringUpOptions, Enqueued};
 use idxd_emu::device::EmuConfig;
-use idxd_hw::pci::DeviceKind;
 use idxd_runtime::{Algorithm, IaaMode, Runtime, RuntimeBuilder};
 
-/// A device whose every completion record is the next 64 bytes of a script.
-struct Scripted {
-    inner: EmuBacking,
-    script: Mutex<(Vec<u8>, usize)>,
-}
+/// The records the device will write: the next 64 bytes of the script for every descriptor.
+#[derive(Default)]
+struct Script(Mutex<(Vec<u8>, usize)>);
 
-impl Scripted {
+impl Script {
     fn next_record(&self) -> [u8; 64] {
-        let mut g = self.script.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let mut rec = [0u8; 64];
         let (bytes, pos) = &mut *g;
         for b in rec.iter_mut() {
@@ -37,69 +32,23 @@ impl Scripted {
     }
 }
 
-impl RegisterAccess for Scripted {
-    fn read32(&self, off: u64) -> u32 {
-        self.inner.read32(off)
-    }
-    fn read64(&self, off: u64) -> u64 {
-        self.inner.read64(off)
-    }
-    fn write32(&self, off: u64, v: u32) {
-        self.inner.write32(off, v)
-    }
-    fn write64(&self, off: u64, v: u64) {
-        self.inner.write64(off, v)
-    }
-}
-
-impl DeviceBacking for Scripted {
-    fn describe(&self) -> String {
-        "scripted".into()
-    }
-    fn kind(&self) -> DeviceKind {
-        self.inner.kind()
-    }
-    fn registers(&self) -> Option<&dyn RegisterAccess> {
-        Some(self)
-    }
-    fn pci_read16(&self, off: u16) -> Result<u16, DriverError> {
-        self.inner.pci_read16(off)
-    }
-    fn pci_write16(&self, off: u16, v: u16) -> Result<(), DriverError> {
-        self.inner.pci_write16(off, v)
-    }
-    fn submit(&self, _portal_off: u64, desc: &DescBytes, _kind: PortalKind) -> Result<Enqueued, DriverError> {
-        let rec_addr = u64::from_le_bytes(desc.0[8..16].try_into().expect("8 bytes"));
-        let rec = self.next_record();
-        let iommu = self.inner.device().iommu();
-        // The body first, the status byte last, as a device writes it.
-        let _ = iommu.cpu_write(rec_addr + 1, &rec[1..]);
-        let _ = iommu.cpu_write(rec_addr, &rec[..1]);
-        Ok(Enqueued::Accepted)
-    }
-    unsafe fn dma_map(&self, host: *mut u8, len: usize, writable: bool) -> Result<u64, DriverError> {
-        // SAFETY: the caller's guarantee (valid until unmapped) is passed on unchanged.
-        unsafe { self.inner.dma_map(host, len, writable) }
-    }
-    fn dma_unmap(&self, dev_addr: u64, len: usize) -> Result<(), DriverError> {
-        self.inner.dma_unmap(dev_addr, len)
-    }
-    fn wait_interrupt(&self, vector: u16, timeout: Duration) -> Result<u64, DriverError> {
-        self.inner.wait_interrupt(vector, timeout)
-    }
-    fn function_reset(&self) -> Result<(), DriverError> {
-        self.inner.function_reset()
-    }
-}
-
-fn runtime() -> &'static (Arc<Scripted>, Runtime) {
-    static RT: OnceLock<(Arc<Scripted>, Runtime)> = OnceLock::new();
+fn runtime() -> &'static (Arc<Script>, Runtime) {
+    static RT: OnceLock<(Arc<Script>, Runtime)> = OnceLock::new();
     RT.get_or_init(|| {
-        let s = Arc::new(Scripted {
-            inner: EmuBacking::from_profile("iaa-spr", EmuConfig::default()).expect("built-in profile"),
-            script: Mutex::new((Vec::new(), 0)),
-        });
-        let dev = Backed::from_backing(s.clone(), "scripted".into(), 0)
+        let s = Arc::new(Script::default());
+        let script = s.clone();
+        // The hook plays the device: every descriptor is answered with the script's next
+        // record (body first, status byte last, as a device writes it), nothing is executed.
+        let backing = EmuBacking::from_profile("iaa-spr", EmuConfig::default())
+            .expect("built-in profile")
+            .with_submit_hook(Box::new(move |dev, desc| {
+                let rec_addr = u64::from_le_bytes(desc.0[8..16].try_into().expect("8 bytes"));
+                let rec = script.next_record();
+                let _ = dev.iommu().cpu_write(rec_addr + 1, &rec[1..]);
+                let _ = dev.iommu().cpu_write(rec_addr, &rec[..1]);
+                Hooked::Answer(Enqueued::Accepted)
+            }));
+        let dev = Backed::from_backing(Arc::new(backing), "scripted".into(), 0)
             .expect("registers")
             .bring_up(None, 1, BringUpOptions::default())
             .expect("bring-up");
@@ -120,7 +69,7 @@ fn runtime() -> &'static (Arc<Scripted>, Runtime) {
 /// One fuzz case: the records the device will write, in order.
 pub fn records_one(data: &[u8]) {
     let (s, rt) = runtime();
-    *s.script.lock().unwrap_or_else(|e| e.into_inner()) = (data.to_vec(), 0);
+    *s.0.lock().unwrap_or_else(|e| e.into_inner()) = (data.to_vec(), 0);
     let mut ctx = rt.context();
     let page: Vec<u8> = (0..4096u32).map(|i| (i / 16) as u8).collect();
     let srcs = [&page[..]; 4];

@@ -1,21 +1,18 @@
 //! With slow engines and short timeouts, the runtime never hands the device memory that an
 //! earlier request's descriptor may still write (docs/design.md, "Buffer ownership").
 //!
-//! A watching backing sits between the driver and the emulator: it decodes every descriptor
-//! the driver submits and keeps, until that descriptor's completion record is written, the
+//! A submit hook of the emulator backing watches what the driver submits: it decodes every
+//! descriptor and keeps, until that descriptor's completion record is written, the
 //! ranges it reads and writes. A new descriptor that touches a range an unfinished one may
 //! write is a violation. The runtime must also give every page back intact.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use idxd_driver::backing::emu::EmuBacking;
-use idxd_driver::{
-    Backed, BringUpOptions, DescBytes, DeviceBacking, DriverError, Enqueued, PortalKind, RegisterAccess,
-};
-use idxd_emu::device::EmuConfig;
+use idxd_driver::backing::emu::{EmuBacking, Hooked};
+use idxd_driver::{Backed, BringUpOptions, DescBytes};
+use idxd_emu::device::{EmuConfig, EmuDevice};
 use idxd_emu::inject::InjectConfig;
-use idxd_hw::pci::DeviceKind;
 use idxd_hw::IaaDesc;
 use idxd_runtime::{Algorithm, IaaMode, RuntimeBuilder};
 
@@ -25,8 +22,8 @@ struct InFlight {
     writes: Vec<(u64, u64)>,
 }
 
+#[derive(Default)]
 struct Watch {
-    inner: EmuBacking,
     in_flight: Mutex<Vec<InFlight>>,
     violations: Mutex<Vec<String>>,
 }
@@ -36,9 +33,9 @@ fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
 }
 
 impl Watch {
-    fn check(&self, desc: &DescBytes) {
+    fn check(&self, dev: &EmuDevice, desc: &DescBytes) {
         let d = IaaDesc::from_bytes(&desc.0);
-        let iommu = self.inner.device().iommu();
+        let iommu = dev.iommu();
         let mut live = self.in_flight.lock().unwrap();
         // Finished descriptors (record written), and one whose record slot the driver reuses
         // (it reaps a slot before reusing it), are no longer in flight.
@@ -76,56 +73,6 @@ impl Watch {
     }
 }
 
-impl RegisterAccess for Watch {
-    fn read32(&self, off: u64) -> u32 {
-        self.inner.read32(off)
-    }
-    fn read64(&self, off: u64) -> u64 {
-        self.inner.read64(off)
-    }
-    fn write32(&self, off: u64, v: u32) {
-        self.inner.write32(off, v)
-    }
-    fn write64(&self, off: u64, v: u64) {
-        self.inner.write64(off, v)
-    }
-}
-
-impl DeviceBacking for Watch {
-    fn describe(&self) -> String {
-        format!("watch({})", self.inner.describe())
-    }
-    fn kind(&self) -> DeviceKind {
-        self.inner.kind()
-    }
-    fn registers(&self) -> Option<&dyn RegisterAccess> {
-        Some(self)
-    }
-    fn pci_read16(&self, off: u16) -> Result<u16, DriverError> {
-        self.inner.pci_read16(off)
-    }
-    fn pci_write16(&self, off: u16, v: u16) -> Result<(), DriverError> {
-        self.inner.pci_write16(off, v)
-    }
-    fn submit(&self, portal_off: u64, desc: &DescBytes, kind: PortalKind) -> Result<Enqueued, DriverError> {
-        self.check(desc);
-        self.inner.submit(portal_off, desc, kind)
-    }
-    unsafe fn dma_map(&self, host: *mut u8, len: usize, writable: bool) -> Result<u64, DriverError> {
-        // SAFETY: the caller's guarantee (valid until unmapped) is passed on unchanged.
-        unsafe { self.inner.dma_map(host, len, writable) }
-    }
-    fn dma_unmap(&self, dev_addr: u64, len: usize) -> Result<(), DriverError> {
-        self.inner.dma_unmap(dev_addr, len)
-    }
-    fn wait_interrupt(&self, vector: u16, timeout: Duration) -> Result<u64, DriverError> {
-        self.inner.wait_interrupt(vector, timeout)
-    }
-    fn function_reset(&self) -> Result<(), DriverError> {
-        self.inner.function_reset()
-    }
-}
-
 fn page(i: usize) -> Vec<u8> {
     // Compressible, different per page.
     (0..4096)
@@ -139,19 +86,21 @@ fn watched_round_trips(mode: IaaMode) {
         slow: Some((0.15, Duration::from_millis(40))),
         ..Default::default()
     };
-    let watch = Arc::new(Watch {
-        inner: EmuBacking::from_profile(
-            "iaa-spr",
-            EmuConfig {
-                inject,
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-        in_flight: Mutex::new(Vec::new()),
-        violations: Mutex::new(Vec::new()),
-    });
-    let dev = Backed::from_backing(watch.clone(), "watch".into(), 0)
+    let watch = Arc::new(Watch::default());
+    let w = watch.clone();
+    let backing = EmuBacking::from_profile(
+        "iaa-spr",
+        EmuConfig {
+            inject,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .with_submit_hook(Box::new(move |dev, desc| {
+        w.check(dev, desc);
+        Hooked::Forward
+    }));
+    let dev = Backed::from_backing(Arc::new(backing), "watch".into(), 0)
         .unwrap()
         .bring_up(None, 2, BringUpOptions::default())
         .unwrap();

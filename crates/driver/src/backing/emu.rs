@@ -15,10 +15,23 @@ use crate::DriverError;
 /// First IOVA handed out (leaves page 0 unmapped so a null address faults).
 const IOVA_BASE: u64 = 0x1_0000_0000;
 
+/// What a submit hook ([`EmuBacking::with_submit_hook`]) makes of a descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hooked {
+    /// Hand it to the emulated device's portal as usual.
+    Forward,
+    /// Do not: answer the portal write with this instead (the hook played the device).
+    Answer(Enqueued),
+}
+
+/// A function that sees every descriptor written to the portal before the device does.
+pub type SubmitHook = Box<dyn Fn(&EmuDevice, &DescBytes) -> Hooked + Send + Sync>;
+
 /// An emulated device used through the driver.
 pub struct EmuBacking {
     dev: Arc<EmuDevice>,
     next_iova: AtomicU64,
+    hook: Option<SubmitHook>,
 }
 
 impl std::fmt::Debug for EmuBacking {
@@ -35,7 +48,16 @@ impl EmuBacking {
         EmuBacking {
             dev,
             next_iova: AtomicU64::new(IOVA_BASE),
+            hook: None,
         }
+    }
+
+    /// The same backing with `hook` seeing every descriptor before the device: tests that
+    /// watch what the driver submits, or that play a device answering with records of their
+    /// choosing, without writing a whole [`DeviceBacking`].
+    pub fn with_submit_hook(mut self, hook: SubmitHook) -> Self {
+        self.hook = Some(hook);
+        self
     }
 
     /// An emulated device from a built-in profile (`iaa-spr`, `dsa-spr`, ...).
@@ -88,6 +110,9 @@ impl DeviceBacking for EmuBacking {
     }
 
     fn submit(&self, portal_off: u64, desc: &DescBytes, kind: PortalKind) -> Result<Enqueued, DriverError> {
+        if let Some(Hooked::Answer(e)) = self.hook.as_ref().map(|h| h(&self.dev, desc)) {
+            return Ok(e);
+        }
         let k = match kind {
             PortalKind::Movdir64b => SubmitKind::Movdir64b,
             PortalKind::Enqcmd => SubmitKind::Enqcmd,
