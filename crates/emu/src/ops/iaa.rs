@@ -134,11 +134,17 @@ pub(super) fn run(ctx: &ExecCtx, d: &IaaDesc) -> Completed {
     tail.complete(&rec.to_bytes(), dev.counters(), 0, fault, false)
 }
 
-/// Reads `len` bytes at `addr` into a new buffer. The range is checked before anything is
+/// Buffers up to this size are allocated without first checking the mapping (the read or
+/// write finds a fault anyway, and the check would cost a second IOMMU walk per job).
+const UNCHECKED_SCRATCH: usize = 64 * 1024;
+
+/// Reads `len` bytes at `addr` into a new buffer. A large range is checked before anything is
 /// allocated, so a descriptor that declares a huge source over a small mapping costs a fault,
 /// not an allocation of its declared size.
 fn read_all(dev: &Dev, addr: u64, len: usize) -> Result<Vec<u8>, Stop> {
-    dev.check(addr, len, false)?;
+    if len > UNCHECKED_SCRATCH {
+        dev.check(addr, len, false)?;
+    }
     let mut v = scratch(len).ok_or(Stop::NoMemory)?;
     dev.read(addr, &mut v)?;
     Ok(v)
@@ -241,6 +247,9 @@ fn compress_room(d: &IaaDesc) -> usize {
 /// that reaches past the mapping then faults on its first unmapped byte when written, as the
 /// device's would, and a large declared destination over a small mapping costs no allocation.
 fn mapped_room(dev: &Dev, dst: u64, room: usize) -> usize {
+    if room <= UNCHECKED_SCRATCH {
+        return room;
+    }
     match dev.check(dst, room, true) {
         Ok(()) => room,
         Err(f) => (f.addr.saturating_sub(dst) as usize).saturating_add(1).min(room),
