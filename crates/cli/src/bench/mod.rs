@@ -306,9 +306,14 @@ fn load_corpus(path: Option<&Path>, pages: Option<usize>) -> anyhow::Result<Corp
                 d.len()
             );
         }
-        data.try_reserve(d.len())
-            .with_context(|| format!("cannot allocate {} bytes for the corpus", have + d.len() as u64))?;
-        data.extend_from_slice(&d);
+        // The first file is the corpus itself (no copy, so the memory limit holds for the peak).
+        if data.is_empty() {
+            data = d;
+        } else {
+            data.try_reserve(d.len())
+                .with_context(|| format!("cannot allocate {} bytes for the corpus", have + d.len() as u64))?;
+            data.extend_from_slice(&d);
+        }
         if want.is_some_and(|w| data.len() as u64 >= w) {
             break;
         }
